@@ -1,0 +1,31 @@
+"""`BertPooler`: tanh(dense(first token)), the `pooler_output` used by NSP and classification heads.
+
+[batch, length, hidden] -> [batch, hidden].
+"""
+
+import keras
+
+from keras_bert_suite.config import BertConfig
+from keras_bert_suite.layers.attention import _dense
+from keras_bert_suite.layers.hf_names import collect
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertPooler(keras.layers.Layer):
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
+        self.dense = _dense(self.config, self.config.hidden_size, "dense", self.dtype_policy)
+
+    def build(self, input_shape=None):
+        self.dense.build((None, self.config.hidden_size))
+        self.built = True
+
+    def call(self, hidden_states):
+        return keras.ops.tanh(self.dense(hidden_states[:, 0]))
+
+    def hf_weights(self):
+        return collect({"dense": self.dense})
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}

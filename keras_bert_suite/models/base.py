@@ -1,0 +1,120 @@
+"""`BertPreTrainedModel`: what every BERT model shares: the config, input handling, Hugging Face loading and
+saving, and Keras training with the model's own loss.
+
+Inputs come as in transformers: a dict (`model({"input_ids": ids, "attention_mask": mask})`), keywords
+(`model(input_ids=ids)`), or a bare `input_ids` tensor; ids may be int32 or int64.
+
+Example:
+    >>> model = BertModel.from_pretrained("path/to/folder")
+    >>> model.save_pretrained("out/")      # config.json + model.safetensors with transformers' names
+"""
+
+import logging
+import os
+
+import keras
+
+from keras_bert_suite.checkpoints.mapping import load_state_dict, model_state_dict
+from keras_bert_suite.config import BertConfig
+
+logger = logging.getLogger("keras_bert_suite")
+
+WEIGHTS_NAME = "model.safetensors"
+
+MODEL_INPUTS = (
+    "input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds",
+    "encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache",
+    "output_attentions", "output_hidden_states", "return_dict",
+)
+
+
+class BertPreTrainedModel(keras.Model):
+    """Base class: subclasses build their layers in `__init__` and compute in `forward(**inputs)`."""
+
+    base_model_prefix = "bert"
+    #: names this model accepts beyond `MODEL_INPUTS` (labels of the heads).
+    label_names = ()
+    #: transformers names stored in checkpoints that are the same variable as another name here.
+    tied_weights = {}
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
+        self.loading_info = None
+
+    # ----- inputs -----
+    def _gather_inputs(self, inputs, kwargs):
+        args = {}
+        if isinstance(inputs, dict):
+            args.update(inputs)
+        elif inputs is not None:
+            args["input_ids"] = inputs
+        for key, value in kwargs.items():
+            if value is not None:
+                args[key] = value
+        allowed = set(MODEL_INPUTS) | set(self.label_names)
+        unknown = sorted(set(args) - allowed)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected inputs {unknown}; it accepts {sorted(allowed)}")
+        args.pop("return_dict", None)
+        return args
+
+    def call(self, inputs=None, training=None, **kwargs):
+        return self.forward(training=training, **self._gather_inputs(inputs, kwargs))
+
+    def forward(self, training=None, **inputs):
+        raise NotImplementedError
+
+    # ----- weights -----
+    def hf_weights(self):
+        """transformers name -> `HFWeight` for every weight (see `layers/hf_names.py`)."""
+        raise NotImplementedError
+
+    def get_input_embeddings(self):
+        return self.bert.embeddings.word_embeddings
+
+    @classmethod
+    def from_pretrained(cls, path, *, config=None, output_loading_info=False, ignore_mismatched_sizes=False,
+                        **config_overrides):
+        """Build the model from a local checkpoint folder (any format `checkpoints.formats` reads).
+
+        `config_overrides` replace config.json values (e.g. `num_labels=3`). Weights the checkpoint lacks
+        (a new head) are initialised and named in a warning; with `output_loading_info=True` the call returns
+        `(model, LoadingInfo)`.
+        """
+        from keras_bert_suite.checkpoints.configs import read_config
+        from keras_bert_suite.checkpoints.formats import read_state_dict
+
+        path = os.fspath(path)
+        if not os.path.exists(path) and not os.path.exists(path + ".index"):
+            raise FileNotFoundError(f"no checkpoint at {path!r}")
+        if config is None:
+            config = read_config(path, **config_overrides)
+        elif config_overrides:
+            config = config.copy(**config_overrides)
+        model = cls(config)
+        state_dict, _, source = read_state_dict(path)
+        info = load_state_dict(model, state_dict, source, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        model.loading_info = info
+        message = info.report(cls.__name__)
+        if message:
+            logger.warning(message)
+        return (model, info) if output_loading_info else model
+
+    def save_pretrained(self, path):
+        """Write `config.json` and `model.safetensors` (transformers' PyTorch names) into folder `path`."""
+        from keras_bert_suite.checkpoints.safetensors_io import write_safetensors
+
+        os.makedirs(path, exist_ok=True)
+        config = self.config.copy(architectures=[type(self).__name__])
+        write_safetensors(model_state_dict(self), os.path.join(path, WEIGHTS_NAME))
+        config.save_pretrained(path)
+
+    # ----- Keras serialization -----
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)

@@ -1,0 +1,38 @@
+"""`BertModel`: the bare encoder, outputting hidden states and the pooled [CLS] vector.
+
+Returns `BaseModelOutputWithPoolingAndCrossAttentions` (`last_hidden_state` [batch, length, hidden],
+`pooler_output` [batch, hidden], ...). With `is_decoder=True` it masks causally and, with `use_cache`, returns
+`past_key_values` for incremental decoding; with `add_cross_attention=True` it attends to
+`encoder_hidden_states`.
+
+Example:
+    >>> model = BertModel.from_pretrained(minilm_folder)
+    >>> model({"input_ids": ids, "attention_mask": mask}).last_hidden_state.shape
+    (2, 9, 384)
+"""
+
+import keras
+
+from keras_bert_suite.layers.backbone import BertBackbone
+from keras_bert_suite.layers.hf_names import collect
+from keras_bert_suite.models.base import BertPreTrainedModel
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertModel(BertPreTrainedModel):
+    def __init__(self, config, add_pooling_layer=True, **kwargs):
+        super().__init__(config, **kwargs)
+        self.add_pooling_layer = add_pooling_layer
+        self.bert = BertBackbone(self.config, add_pooling_layer=add_pooling_layer, name="bert")
+        self.bert.build()
+        self.built = True
+
+    def forward(self, training=None, **inputs):
+        return self.bert(training=training, **inputs)
+
+    def hf_weights(self):
+        # transformers' bare BertModel has no "bert." prefix.
+        return collect({"": self.bert})
+
+    def get_config(self):
+        return {**super().get_config(), "add_pooling_layer": self.add_pooling_layer}

@@ -1,0 +1,107 @@
+"""Output classes, named and shaped as transformers' BERT outputs.
+
+Each is a `dict` holding only the fields that were computed, readable as attributes (`out.logits`, None when
+absent), as keys (`out["logits"]`) and by position (`out[0]`, in field order), so code written against
+transformers' outputs keeps working. They are registered as tree nodes so Keras and `tf.function` can pass them
+through `fit`, `predict` and SavedModels.
+
+Example:
+    >>> out = BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=x, pooler_output=p)
+    >>> out.pooler_output is out["pooler_output"] is out[1]
+    True
+"""
+
+import optree
+
+
+class ModelOutput(dict):
+    _fields: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        optree.register_pytree_node(
+            cls,
+            lambda out: (tuple(out[k] for k in sorted(out)), tuple(sorted(out)), tuple(sorted(out))),
+            lambda keys, children: cls(**dict(zip(keys, children))),
+            namespace="keras",
+        )
+
+    def __init__(self, *args, **kwargs):
+        data = dict(*args, **kwargs)
+        unknown = set(data) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}; fields: {self._fields}")
+        super().__init__((k, data[k]) for k in self._fields if data.get(k) is not None)
+
+    def __getattr__(self, name):
+        if name in type(self)._fields:
+            return self.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name in type(self)._fields:
+            if value is None:
+                self.pop(name, None)
+            else:
+                self[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return self.to_tuple()[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self):
+        return tuple(self[k] for k in self._fields if k in self)
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
+
+def _output(name, fields, doc):
+    return type(name, (ModelOutput,), {"_fields": tuple(fields.split()), "__doc__": doc})
+
+
+BaseModelOutputWithPoolingAndCrossAttentions = _output(
+    "BaseModelOutputWithPoolingAndCrossAttentions",
+    "last_hidden_state pooler_output past_key_values hidden_states attentions cross_attentions",
+    "BertModel: last_hidden_state [batch, length, hidden], pooler_output [batch, hidden], and when asked "
+    "past_key_values, hidden_states (num_layers + 1 tensors), attentions and cross_attentions "
+    "([batch, heads, q_len, k_len] per layer).",
+)
+BertForPreTrainingOutput = _output(
+    "BertForPreTrainingOutput",
+    "loss prediction_logits seq_relationship_logits hidden_states attentions",
+    "BertForPreTraining: loss (MLM + NSP, when labels are given), prediction_logits [batch, length, vocab], "
+    "seq_relationship_logits [batch, 2].",
+)
+CausalLMOutputWithCrossAttentions = _output(
+    "CausalLMOutputWithCrossAttentions",
+    "loss logits past_key_values hidden_states attentions cross_attentions",
+    "BertLMHeadModel: shifted next-token loss, logits [batch, length, vocab], past_key_values for decoding.",
+)
+MaskedLMOutput = _output(
+    "MaskedLMOutput", "loss logits hidden_states attentions",
+    "BertForMaskedLM: loss over positions whose label is not -100, logits [batch, length, vocab].",
+)
+NextSentencePredictorOutput = _output(
+    "NextSentencePredictorOutput", "loss logits hidden_states attentions",
+    "BertForNextSentencePrediction: logits [batch, 2] (0 = B follows A, 1 = B is random).",
+)
+SequenceClassifierOutput = _output(
+    "SequenceClassifierOutput", "loss logits hidden_states attentions",
+    "BertForSequenceClassification: logits [batch, num_labels].",
+)
+MultipleChoiceModelOutput = _output(
+    "MultipleChoiceModelOutput", "loss logits hidden_states attentions",
+    "BertForMultipleChoice: logits [batch, num_choices].",
+)
+TokenClassifierOutput = _output(
+    "TokenClassifierOutput", "loss logits hidden_states attentions",
+    "BertForTokenClassification: logits [batch, length, num_labels].",
+)
+QuestionAnsweringModelOutput = _output(
+    "QuestionAnsweringModelOutput", "loss start_logits end_logits hidden_states attentions",
+    "BertForQuestionAnswering: start_logits and end_logits [batch, length].",
+)
