@@ -34,6 +34,7 @@ class BertSelfAttention(keras.layers.Layer):
     """Scaled dot-product attention over `num_attention_heads` heads, with BERT's position variants."""
 
     def __init__(self, config, is_cross_attention=False, **kwargs):
+        kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         self.is_cross_attention = is_cross_attention
@@ -87,7 +88,7 @@ class BertSelfAttention(keras.layers.Layer):
             scores = scores + self._relative_scores(query, key, cached=past_key_value is not None)
         scores = ops.cast(scores, "float32") / math.sqrt(self.head_dim)
         if attention_mask is not None:
-            scores = scores + attention_mask
+            scores = scores + ops.cast(attention_mask, "float32")
         probs = ops.softmax(scores, axis=-1)
         probs = ops.cast(probs, self.compute_dtype)
         probs = self.dropout(probs, training=training)
@@ -132,6 +133,7 @@ class BertAttention(keras.layers.Layer):
     """Self- or cross-attention followed by `dense`, dropout, residual add and `LayerNorm`."""
 
     def __init__(self, config, is_cross_attention=False, **kwargs):
+        kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         self.is_cross_attention = is_cross_attention

@@ -19,6 +19,7 @@ from keras_bert_suite.layers.transformer import BertLayer
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertEncoder(keras.layers.Layer):
     def __init__(self, config, **kwargs):
+        kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         self.layers = [

@@ -20,6 +20,7 @@ from keras_bert_suite.layers.hf_names import collect
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertLayer(keras.layers.Layer):
     def __init__(self, config, **kwargs):
+        kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         c = self.config

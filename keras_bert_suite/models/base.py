@@ -59,11 +59,64 @@ class BertPreTrainedModel(keras.Model):
         args.pop("return_dict", None)
         return args
 
-    def call(self, inputs=None, training=None, **kwargs):
+    def call(self, inputs=None, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
+             past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+             return_dict=None, labels=None, next_sentence_label=None, start_positions=None, end_positions=None,
+             training=None):
+        # Keras wants every call argument named in the signature; `_gather_inputs` checks which apply here.
+        kwargs = dict(locals())
+        for name in ("self", "inputs", "training", "__class__"):
+            kwargs.pop(name, None)
         return self.forward(training=training, **self._gather_inputs(inputs, kwargs))
 
     def forward(self, training=None, **inputs):
         raise NotImplementedError
+
+    # ----- training -----
+    #: output keys that compiled losses and metrics see (one key: a tensor; several: a tuple).
+    prediction_keys = ("logits",)
+
+    def head_loss(self, outputs, labels):
+        """The model's own loss from its outputs and a dict of labels (names as in `label_names`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no loss of its own; compile it with loss=...")
+
+    def _predictions(self, y_pred):
+        if not isinstance(y_pred, dict):
+            return y_pred
+        keys = self.prediction_keys
+        return y_pred[keys[0]] if len(keys) == 1 else tuple(y_pred[k] for k in keys)
+
+    def _labels(self, y):
+        if y is None or isinstance(y, dict):
+            return y
+        if isinstance(y, (tuple, list)):
+            return dict(zip(self.label_names, y))
+        return {self.label_names[0]: y}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """With a compiled loss: that loss on the logits. Without: the model's own loss, from labels given
+        in the inputs (`x["labels"]`, ...) or as `y`."""
+        if self._compile_loss is not None:
+            return super().compute_loss(x, y, self._predictions(y_pred), sample_weight, training)
+        if isinstance(y_pred, dict) and "loss" in y_pred:
+            loss = y_pred["loss"]
+        elif y is not None:
+            loss = self.head_loss(y_pred, self._labels(y))
+        else:
+            raise ValueError(
+                f"{type(self).__name__} was compiled without a loss and got no labels: put "
+                f"{list(self.label_names)} in the input dict, pass y, or compile with loss=..."
+            )
+        if self.losses:
+            loss = loss + keras.ops.sum(keras.ops.stack(self.losses))
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if y is None and isinstance(x, dict) and self.label_names:
+            labels = [x[k] for k in self.label_names if k in x]
+            y = labels[0] if len(labels) == 1 else (tuple(labels) or None)
+        return super().compute_metrics(x, y, self._predictions(y_pred), sample_weight)
 
     # ----- weights -----
     def hf_weights(self):

@@ -1,0 +1,99 @@
+"""Output heads: masked-LM prediction (with tied embeddings), next-sentence, and a generic dense head.
+
+- `BertLMPredictionHead`: [batch, length, hidden] -> [batch, length, vocab]: dense + activation + LayerNorm,
+  then the word-embedding matrix transposed (tied, as transformers) plus a bias.
+- `BertDenseHead`: optional dropout then one dense layer: NSP ([batch, 2]), classification, token tagging,
+  QA spans ([..., 2]) and multiple-choice scores ([..., 1]).
+
+Example:
+    >>> head = BertLMPredictionHead(config, word_embeddings=backbone.embeddings.word_embeddings)
+    >>> head(sequence_output).shape
+    (2, 7, 99)
+"""
+
+import keras
+from keras import ops
+
+from keras_bert_suite.activations import get_activation
+from keras_bert_suite.config import BertConfig
+from keras_bert_suite.layers.attention import _dense
+from keras_bert_suite.layers.hf_names import HFWeight, collect
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertLMPredictionHead(keras.layers.Layer):
+    """transformers' `cls.predictions`: `transform.dense`, `transform.LayerNorm`, `decoder`, `bias`."""
+
+    def __init__(self, config, word_embeddings=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
+        c = self.config
+        self.transform_dense = _dense(c, c.hidden_size, "transform_dense", self.dtype_policy)
+        self.activation = get_activation(c.hidden_act)
+        self.transform_layer_norm = keras.layers.LayerNormalization(
+            epsilon=c.layer_norm_eps, name="transform_LayerNorm", dtype=self.dtype_policy
+        )
+        self.tied = c.tie_word_embeddings and word_embeddings is not None
+        self.word_embeddings = word_embeddings if self.tied else None
+        self.decoder = None if self.tied else _dense(c, c.vocab_size, "decoder", self.dtype_policy)
+
+    def build(self, input_shape=None):
+        c = self.config
+        self.transform_dense.build((None, None, c.hidden_size))
+        self.transform_layer_norm.build((None, None, c.hidden_size))
+        if self.decoder is not None:
+            # use_bias stays on the Dense for simplicity; `bias` below is the one transformers saves.
+            self.decoder.use_bias = False
+            self.decoder.build((None, None, c.hidden_size))
+        self.bias = self.add_weight(name="bias", shape=(c.vocab_size,), initializer="zeros")
+        self.built = True
+
+    def call(self, hidden_states):
+        h = self.transform_layer_norm(self.activation(self.transform_dense(hidden_states)))
+        if self.tied:
+            table = ops.cast(self.word_embeddings.embeddings, h.dtype)
+            logits = ops.einsum("...h,vh->...v", h, table)
+        else:
+            logits = self.decoder(h)
+        return logits + ops.cast(self.bias, logits.dtype)
+
+    def hf_weights(self):
+        out = collect({
+            "transform.dense": self.transform_dense,
+            "transform.LayerNorm": self.transform_layer_norm,
+            "decoder": self.decoder,
+        })
+        out["bias"] = HFWeight(self.bias)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertDenseHead(keras.layers.Layer):
+    """Dropout (rate `dropout`, None for none) followed by a dense layer of `units` outputs."""
+
+    def __init__(self, config, units, dropout=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
+        self.units = units
+        self.dropout_rate = dropout
+        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.dense = _dense(self.config, units, "dense", self.dtype_policy)
+
+    def build(self, input_shape=None):
+        self.dense.build((None, self.config.hidden_size))
+        self.built = True
+
+    def call(self, hidden_states, training=None):
+        if self.dropout is not None:
+            hidden_states = self.dropout(hidden_states, training=training)
+        return self.dense(hidden_states)
+
+    def hf_weights(self):
+        return collect({"": self.dense})
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict(), "units": self.units,
+                "dropout": self.dropout_rate}

@@ -1,0 +1,103 @@
+"""`BertLMHeadModel`: BERT as a left-to-right decoder (`is_decoder=True`), with a key/value cache and `generate`.
+
+`labels` [batch, length] give the shifted next-token loss (position t predicts token t + 1; -100 ignored).
+`generate` decodes greedily or by top-k sampling inside a `tf.while_loop`, reusing the cache, so it runs in a
+`tf.function` and in a SavedModel.
+
+Example:
+    >>> model = BertLMHeadModel(BertConfig(is_decoder=True, ...))
+    >>> tokens = model.generate(prompt_ids, max_new_tokens=8)          # [batch, prompt + 8]
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_bert_suite import losses
+from keras_bert_suite.models.pretraining import _WithLMHead
+from keras_bert_suite.outputs import CausalLMOutputWithCrossAttentions
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertLMHeadModel(_WithLMHead):
+    add_pooling_layer = False
+    label_names = ("labels",)
+
+    def forward(self, training=None, labels=None, **inputs):
+        if "use_cache" not in inputs and labels is not None:
+            inputs["use_cache"] = False
+        body = self.bert(training=training, **inputs)
+        out = CausalLMOutputWithCrossAttentions(
+            logits=self.predictions(body.last_hidden_state),
+            past_key_values=body.past_key_values,
+            hidden_states=body.hidden_states,
+            attentions=body.attentions,
+            cross_attentions=body.cross_attentions,
+        )
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        return losses.causal_lm_loss(outputs["logits"], labels["labels"])
+
+    def generate(self, input_ids, attention_mask=None, max_new_tokens=20, do_sample=False, top_k=50,
+                 temperature=1.0, seed=(0, 0), eos_token_id=None, pad_token_id=None):
+        """Append `max_new_tokens` tokens to each prompt (right-aligned prompts: pad on the left).
+
+        Args:
+            input_ids: [batch, prompt_length] int prompt ids.
+            do_sample: False for greedy, True for sampling among the `top_k` most likely tokens.
+            seed: a pair of ints for stateless sampling; equal seeds give equal samples.
+            eos_token_id: once a row emits it, the rest of that row is `pad_token_id`.
+        Returns:
+            int32 [batch, prompt_length + max_new_tokens].
+        """
+        if not self.config.is_decoder:
+            raise ValueError("generate needs a decoder: build BertLMHeadModel with is_decoder=True")
+        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
+        batch = tf.shape(input_ids)[0]
+        if attention_mask is None:
+            attention_mask = tf.ones_like(input_ids)
+        attention_mask = tf.cast(attention_mask, tf.int32)
+        pad = self.config.pad_token_id if pad_token_id is None else pad_token_id
+        pad = 0 if pad is None else pad
+        seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
+
+        def pick(logits, step):
+            logits = tf.cast(logits, tf.float32)
+            if not do_sample:
+                return tf.argmax(logits, axis=-1, output_type=tf.int32)
+            values, indices = tf.math.top_k(logits / temperature, k=min(top_k, self.config.vocab_size))
+            choice = tf.random.stateless_categorical(values, 1, seed=seed + tf.stack([0, step]), dtype=tf.int32)
+            return tf.gather(indices, choice[:, 0], batch_dims=1)
+
+        out = self({"input_ids": input_ids, "attention_mask": attention_mask}, use_cache=True)
+        cache = out.past_key_values
+        token = pick(out.logits[:, -1], 0)
+        done = tf.zeros((batch,), tf.bool)
+        generated = tf.TensorArray(tf.int32, size=max_new_tokens)
+
+        def body(step, token, done, cache, mask, generated):
+            token = tf.where(done, pad, token)
+            generated = generated.write(step, token)
+            if eos_token_id is not None:
+                done = done | tf.equal(token, eos_token_id)
+            mask = tf.concat([mask, tf.ones((batch, 1), tf.int32)], axis=1)
+            out = self({"input_ids": token[:, None], "attention_mask": mask, "past_key_values": cache},
+                       use_cache=True)
+            return step + 1, pick(out.logits[:, -1], step + 1), done, out.past_key_values, mask, generated
+
+        def shape_free(t):
+            return tf.TensorShape([None] * len(t.shape))
+
+        loop_vars = (tf.constant(0), token, done, cache, attention_mask, generated)
+        invariants = (
+            tf.TensorShape([]), tf.TensorShape([None]), tf.TensorShape([None]),
+            tf.nest.map_structure(shape_free, cache), tf.TensorShape([None, None]), tf.TensorShape(None),
+        )
+        *_, generated = tf.while_loop(
+            lambda step, *_: step < max_new_tokens, body, loop_vars, shape_invariants=invariants,
+            maximum_iterations=max_new_tokens,
+        )
+        new_tokens = tf.transpose(generated.stack())
+        return tf.concat([input_ids, new_tokens], axis=1)

@@ -1,0 +1,113 @@
+"""Classification heads: `BertForSequenceClassification` (pooled [CLS] -> num_labels; single-label,
+multi-label or regression by `problem_type`), `BertForTokenClassification` (every token -> num_labels) and
+`BertForMultipleChoice` (inputs [batch, choices, length] -> one score per choice).
+
+Example:
+    >>> model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)
+    >>> model.compile(optimizer="adam")                  # the model's own loss, from x["labels"]
+    >>> model.fit(dataset_of_dicts_with_labels)
+"""
+
+import keras
+from keras import ops
+
+from keras_bert_suite import losses
+from keras_bert_suite.layers.backbone import BertBackbone
+from keras_bert_suite.layers.heads import BertDenseHead
+from keras_bert_suite.layers.hf_names import collect
+from keras_bert_suite.models.base import BertPreTrainedModel
+from keras_bert_suite.outputs import MultipleChoiceModelOutput, SequenceClassifierOutput, TokenClassifierOutput
+
+
+class _Classifier(BertPreTrainedModel):
+    """`bert` + `classifier` (dropout `classifier_dropout`, or `hidden_dropout_prob` when unset)."""
+
+    add_pooling_layer = True
+    label_names = ("labels",)
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        c = self.config
+        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert")
+        self.bert.build()
+        dropout = c.classifier_dropout if c.classifier_dropout is not None else c.hidden_dropout_prob
+        self.classifier = BertDenseHead(c, self.num_outputs(), dropout=dropout, name="classifier")
+        self.classifier.build()
+        self.built = True
+
+    def num_outputs(self):
+        return self.config.num_labels
+
+    def hf_weights(self):
+        return collect({"bert": self.bert, "classifier": self.classifier})
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForSequenceClassification(_Classifier):
+    def forward(self, training=None, labels=None, **inputs):
+        body = self.bert(training=training, **inputs)
+        out = SequenceClassifierOutput(
+            logits=self.classifier(body.pooler_output, training=training),
+            hidden_states=body.hidden_states,
+            attentions=body.attentions,
+        )
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        labels = ops.convert_to_tensor(labels["labels"])
+        problem = self.config.problem_type or losses.infer_problem_type(self.config.num_labels, labels)
+        return losses.sequence_classification_loss(outputs["logits"], labels, problem)
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForTokenClassification(_Classifier):
+    add_pooling_layer = False
+
+    def forward(self, training=None, labels=None, **inputs):
+        body = self.bert(training=training, **inputs)
+        out = TokenClassifierOutput(
+            logits=self.classifier(body.last_hidden_state, training=training),
+            hidden_states=body.hidden_states,
+            attentions=body.attentions,
+        )
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        return losses.token_cross_entropy(outputs["logits"], labels["labels"])
+
+
+_PER_CHOICE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForMultipleChoice(_Classifier):
+    """Inputs shaped [batch, num_choices, length] (`inputs_embeds`: [..., hidden]); logits [batch, num_choices]."""
+
+    def num_outputs(self):
+        return 1
+
+    def forward(self, training=None, labels=None, **inputs):
+        lead = "input_ids" if inputs.get("input_ids") is not None else "inputs_embeds"
+        shape = ops.shape(inputs[lead])
+        if len(inputs[lead].shape) != (3 if lead == "input_ids" else 4):
+            raise ValueError(f"{lead} must be shaped [batch, num_choices, length], got {tuple(inputs[lead].shape)}")
+        batch, choices = shape[0], shape[1]
+        for key in _PER_CHOICE:
+            if inputs.get(key) is not None:
+                value = ops.convert_to_tensor(inputs[key])
+                inputs[key] = ops.reshape(value, (-1,) + tuple(ops.shape(value)[2:]))
+        body = self.bert(training=training, **inputs)
+        scores = self.classifier(body.pooler_output, training=training)
+        out = MultipleChoiceModelOutput(
+            logits=ops.reshape(scores, (batch, choices)), hidden_states=body.hidden_states, attentions=body.attentions
+        )
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        return losses.token_cross_entropy(outputs["logits"], labels["labels"])

@@ -1,0 +1,126 @@
+"""Pretraining heads: `BertForPreTraining` (MLM + NSP), `BertForMaskedLM`, `BertForNextSentencePrediction`.
+
+Labels: `labels` [batch, length] (token ids to predict, -100 elsewhere), `next_sentence_label` [batch]
+(0 = sentence B follows A, 1 = B is random). The MLM decoder shares the word-embedding matrix.
+
+Example:
+    >>> model = BertForMaskedLM.from_pretrained(folder)
+    >>> model({"input_ids": ids, "labels": labels}).loss
+"""
+
+import keras
+
+from keras_bert_suite import losses
+from keras_bert_suite.layers.backbone import BertBackbone
+from keras_bert_suite.layers.heads import BertDenseHead, BertLMPredictionHead
+from keras_bert_suite.layers.hf_names import collect
+from keras_bert_suite.models.base import BertPreTrainedModel
+from keras_bert_suite.outputs import BertForPreTrainingOutput, MaskedLMOutput, NextSentencePredictorOutput
+
+_TIED = {
+    "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+    "cls.predictions.decoder.bias": "cls.predictions.bias",
+}
+
+
+class _WithLMHead(BertPreTrainedModel):
+    """Builds `bert` and, when `lm_head`, the MLM prediction head tied to the word embeddings."""
+
+    add_pooling_layer = True
+    lm_head = True
+    nsp_head = False
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        c = self.config
+        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert")
+        self.bert.build()
+        self.predictions = (
+            BertLMPredictionHead(c, word_embeddings=self.bert.embeddings.word_embeddings, name="predictions")
+            if self.lm_head else None
+        )
+        self.seq_relationship = BertDenseHead(c, 2, name="seq_relationship") if self.nsp_head else None
+        for head in (self.predictions, self.seq_relationship):
+            if head is not None:
+                head.build()
+        self.built = True
+
+    @property
+    def tied_weights(self):
+        tied = dict(_TIED)
+        if not (self.predictions is not None and self.predictions.tied):
+            tied.pop("cls.predictions.decoder.weight")
+        return tied
+
+    def hf_weights(self):
+        return collect({
+            "bert": self.bert,
+            "cls.predictions": self.predictions,
+            "cls.seq_relationship": self.seq_relationship,
+        })
+
+    def get_output_embeddings(self):
+        return self.predictions
+
+
+def _body_outputs(outputs):
+    return {"hidden_states": outputs.hidden_states, "attentions": outputs.attentions}
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForPreTraining(_WithLMHead):
+    nsp_head = True
+    label_names = ("labels", "next_sentence_label")
+    prediction_keys = ("prediction_logits", "seq_relationship_logits")
+
+    def forward(self, training=None, labels=None, next_sentence_label=None, **inputs):
+        body = self.bert(training=training, **inputs)
+        out = BertForPreTrainingOutput(
+            prediction_logits=self.predictions(body.last_hidden_state),
+            seq_relationship_logits=self.seq_relationship(body.pooler_output),
+            **_body_outputs(body),
+        )
+        if labels is not None and next_sentence_label is not None:
+            out.loss = self.head_loss(out, {"labels": labels, "next_sentence_label": next_sentence_label})
+        return out
+
+    def head_loss(self, outputs, labels):
+        return losses.token_cross_entropy(outputs["prediction_logits"], labels["labels"]) + losses.token_cross_entropy(
+            outputs["seq_relationship_logits"], labels["next_sentence_label"]
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForMaskedLM(_WithLMHead):
+    add_pooling_layer = False
+    label_names = ("labels",)
+
+    def forward(self, training=None, labels=None, **inputs):
+        body = self.bert(training=training, **inputs)
+        out = MaskedLMOutput(logits=self.predictions(body.last_hidden_state), **_body_outputs(body))
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        return losses.token_cross_entropy(outputs["logits"], labels["labels"])
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertForNextSentencePrediction(_WithLMHead):
+    lm_head = False
+    nsp_head = True
+    # transformers names this label `labels`; `next_sentence_label` is accepted as well.
+    label_names = ("labels", "next_sentence_label")
+
+    def forward(self, training=None, labels=None, next_sentence_label=None, **inputs):
+        body = self.bert(training=training, **inputs)
+        out = NextSentencePredictorOutput(logits=self.seq_relationship(body.pooler_output), **_body_outputs(body))
+        labels = labels if labels is not None else next_sentence_label
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
+    def head_loss(self, outputs, labels):
+        label = labels.get("labels", labels.get("next_sentence_label"))
+        return losses.token_cross_entropy(outputs["logits"], label)
