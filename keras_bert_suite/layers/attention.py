@@ -64,20 +64,21 @@ class BertSelfAttention(keras.layers.Layer):
             self.distance_embedding.build((None, None))
         self.built = True
 
-    def _split_heads(self, x):
-        shape = ops.shape(x)
-        x = ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_dim))
+    def _split_heads(self, x, batch):
+        # [batch, length, hidden] -> [batch, heads, length, head_dim]
+        x = ops.reshape(x, (batch, -1, self.num_heads, self.head_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
              past_key_value=None, training=None):
-        query = self._split_heads(self.query(hidden_states))
+        batch = ops.shape(hidden_states)[0]
+        query = self._split_heads(self.query(hidden_states), batch)
         if self.is_cross_attention and past_key_value is not None:
             key, value = past_key_value
         else:
             source = encoder_hidden_states if self.is_cross_attention else hidden_states
-            key = self._split_heads(self.key(source))
-            value = self._split_heads(self.value(source))
+            key = self._split_heads(self.key(source), batch)
+            value = self._split_heads(self.value(source), batch)
             if past_key_value is not None:
                 key = ops.concatenate([ops.cast(past_key_value[0], key.dtype), key], axis=2)
                 value = ops.concatenate([ops.cast(past_key_value[1], value.dtype), value], axis=2)
@@ -95,8 +96,7 @@ class BertSelfAttention(keras.layers.Layer):
         if head_mask is not None:
             probs = probs * ops.cast(head_mask, probs.dtype)
         context = ops.einsum("bnqk,bnkd->bqnd", probs, value)
-        shape = ops.shape(context)
-        context = ops.reshape(context, (shape[0], shape[1], self.num_heads * self.head_dim))
+        context = ops.reshape(context, (batch, -1, self.num_heads * self.head_dim))
         return context, probs, present
 
     def _relative_scores(self, query, key, cached):

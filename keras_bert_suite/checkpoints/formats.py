@@ -1,0 +1,124 @@
+"""Find which checkpoint format a folder or file holds, and read it into a torch-named state dict.
+
+Formats: "safetensors", "safetensors_sharded", "pytorch_bin", "pytorch_bin_sharded", "tf_h5", "google_tf1".
+In a folder the first of these files wins: model.safetensors, model.safetensors.index.json, pytorch_model.bin,
+pytorch_model.bin.index.json, tf_model.h5, bert_model.ckpt.index (then any other *.ckpt.index, then the
+*.ckpt-STEP.index with the largest step). A file is recognised by its name, else by its first bytes; a TF
+checkpoint may also be given by its prefix (`.../bert_model.ckpt`).
+
+Example:
+    >>> detect_format("bert-base-uncased")
+    'safetensors'
+    >>> state, fmt, file = read_state_dict("uncased_L-12_H-768_A-12")
+    >>> fmt, os.path.basename(file)
+    ('google_tf1', 'bert_model.ckpt')
+"""
+
+import glob
+import os
+import re
+
+from keras_bert_suite.checkpoints.errors import CheckpointError
+
+_FOLDER_FILES = (
+    ("model.safetensors", "safetensors"),
+    ("model.safetensors.index.json", "safetensors_sharded"),
+    ("pytorch_model.bin", "pytorch_bin"),
+    ("pytorch_model.bin.index.json", "pytorch_bin_sharded"),
+    ("tf_model.h5", "tf_h5"),
+)
+_LOOKED_FOR = [name for name, _ in _FOLDER_FILES] + ["bert_model.ckpt.index", "*.ckpt.index", "*.ckpt-STEP.index"]
+
+
+def _sniff(path):
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "tf_h5"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"  # 8-byte header length, then the JSON header
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return "pytorch_bin"  # torch's zip format, or the old raw pickle format
+    return None
+
+
+def _resolve(path):
+    """`(format, file)` for a folder, file, or TF checkpoint prefix."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name, fmt in _FOLDER_FILES:
+            candidate = os.path.join(path, name)
+            if os.path.isfile(candidate):
+                return fmt, candidate
+        if glob.glob(os.path.join(glob.escape(path), "*.ckpt.index")) or glob.glob(
+            os.path.join(glob.escape(path), "*.ckpt-*.index")
+        ):
+            from keras_bert_suite.checkpoints.google_tf1 import _resolve_prefix
+
+            return "google_tf1", _resolve_prefix(path)
+        raise CheckpointError(f"no checkpoint found; looked for {', '.join(_LOOKED_FOR)}", path=path)
+    if os.path.isfile(path):
+        base = os.path.basename(path)
+        if base.endswith(".safetensors.index.json"):
+            return "safetensors_sharded", path
+        if base.endswith(".bin.index.json"):
+            return "pytorch_bin_sharded", path
+        if base.endswith(".safetensors"):
+            return "safetensors", path
+        if base.endswith((".bin", ".pt", ".pth")):
+            return "pytorch_bin", path
+        if base.endswith((".h5", ".hdf5")):
+            return "tf_h5", path
+        if base.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", base):
+            from keras_bert_suite.checkpoints.google_tf1 import _resolve_prefix
+
+            return "google_tf1", _resolve_prefix(path)
+        try:
+            fmt = _sniff(path)
+        except OSError as exc:
+            raise CheckpointError(f"cannot read file ({exc})", path=path) from exc
+        if fmt is None:
+            raise CheckpointError("unknown checkpoint format (not safetensors, PyTorch, HDF5 or a TF checkpoint)",
+                                  path=path)
+        return fmt, path
+    if os.path.isfile(path + ".index"):
+        return "google_tf1", path
+    raise FileNotFoundError(f"No such checkpoint folder or file: {path}")
+
+
+def detect_format(path) -> str:
+    """The format name of the checkpoint in folder / at file or prefix `path`.
+
+    Raises FileNotFoundError if nothing exists at `path`, CheckpointError if a folder holds no known checkpoint
+    (the message lists the names looked for) or a file's format is unknown.
+
+    Example:
+        >>> detect_format("out/tf_model.h5")
+        'tf_h5'
+    """
+    return _resolve(path)[0]
+
+
+def read_state_dict(path):
+    """Read the checkpoint in folder / at file or prefix `path`; returns `(state_dict, format, file)`.
+
+    `state_dict` maps transformers' PyTorch weight names to numpy arrays in torch's layout; `file` is the file
+    (or, for "google_tf1", the checkpoint prefix) that was read.
+
+    Example:
+        >>> state, fmt, file = read_state_dict("bert-base-uncased")
+        >>> state["bert.pooler.dense.weight"].shape, fmt
+        ((768, 768), 'safetensors')
+    """
+    fmt, file = _resolve(path)
+    if fmt == "safetensors":
+        from keras_bert_suite.checkpoints.safetensors_io import read_safetensors as reader
+    elif fmt == "safetensors_sharded":
+        from keras_bert_suite.checkpoints.safetensors_io import read_sharded_safetensors as reader
+    elif fmt in ("pytorch_bin", "pytorch_bin_sharded"):
+        from keras_bert_suite.checkpoints.pytorch_bin import read_pytorch_bin as reader
+    elif fmt == "tf_h5":
+        from keras_bert_suite.checkpoints.tf_h5 import read_tf_h5 as reader
+    else:
+        from keras_bert_suite.checkpoints.google_tf1 import read_google_checkpoint as reader
+    return reader(file), fmt, file
