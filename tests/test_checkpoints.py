@@ -563,3 +563,46 @@ def test_heads_from_tf_h5_match_torch(pt, tf_h5, head, cls_name, key):
     model = getattr(kbs, cls_name).from_pretrained(tf_h5[head])
     inputs = batch()
     assert max_diff(model(inputs)[key], _reference_logits(pt["models"][head], inputs)[key]) < 1e-5
+
+
+# ---------------------------------------------------------------- kbs convert
+
+
+def test_kbs_convert_google_checkpoint_round_trip(pt, google, tmp_path):
+    import keras
+
+    from conftest import batch, max_diff
+    from keras_bert_suite.cli import main
+
+    out = tmp_path / "hf"
+    assert main(["convert", str(google), str(out), "--uncased"]) == 0
+    assert sorted(os.listdir(out)) == sorted([
+        "config.json", "model.safetensors", "model.keras", "vocab.txt", "tokenizer_config.json",
+        "special_tokens_map.json",
+    ])
+    inputs = batch()
+    want = _reference_logits(pt["models"]["pretraining"], inputs)
+    ref = transformers.BertForPreTraining.from_pretrained(out).eval()
+    assert max_diff(_reference_logits(ref, inputs).prediction_logits, want.prediction_logits) < 1e-5
+    back = keras.saving.load_model(out / "model.keras")
+    assert max_diff(back(inputs).seq_relationship_logits, want.seq_relationship_logits) < 1e-5
+    assert transformers.BertTokenizer.from_pretrained(out).do_lower_case
+
+
+def test_kbs_convert_errors_leave_no_output(tmp_path, capsys):
+    from keras_bert_suite.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["convert", str(tmp_path / "empty"), str(tmp_path / "out")]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".out")] == []
+
+
+def test_kbs_console_script_converts_bin(pt, tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "kbs")
+    proc = subprocess.run([exe, "convert", str(pt["root"] / "bin"), str(tmp_path / "out"), "--no-keras"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "as BertForPreTraining" in proc.stdout
+    assert os.path.exists(tmp_path / "out" / "model.safetensors")
