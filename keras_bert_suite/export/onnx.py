@@ -1,0 +1,67 @@
+"""ONNX export of the encoder and every head through tf2onnx, for onnxruntime and other ONNX runtimes.
+
+The graph takes token ids (`input_ids`, `attention_mask`, `token_type_ids`: int32, dynamic batch and length;
+multiple choice: [batch, choices, length]) and returns the model's output tensors by name (`logits`,
+`start_logits`, `last_hidden_state`, ...). Tokenization stays outside: use the tokenizers of this package.
+
+Example:
+    >>> export_onnx(model, "model.onnx")
+    >>> onnxruntime.InferenceSession("model.onnx").run(None, {"input_ids": ids, ...})
+"""
+
+import os
+
+import tensorflow as tf
+
+from keras_bert_suite.io import atomic_path
+
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _output_names(model):
+    from keras_bert_suite.models import (
+        BertForPreTraining, BertForQuestionAnswering, BertModel,
+    )
+
+    if isinstance(model, BertModel):
+        return ("last_hidden_state", "pooler_output") if model.add_pooling_layer else ("last_hidden_state",)
+    if isinstance(model, BertForPreTraining):
+        return ("prediction_logits", "seq_relationship_logits")
+    if isinstance(model, BertForQuestionAnswering):
+        return ("start_logits", "end_logits")
+    return ("logits",)
+
+
+def serving_function(model):
+    """A `tf.function` from int32 token ids to the model's named output tensors, with dynamic shapes."""
+    from keras_bert_suite.models import BertForMultipleChoice
+
+    rank = 3 if isinstance(model, BertForMultipleChoice) else 2
+    spec = [tf.TensorSpec([None] * rank, tf.int32, name=name) for name in ONNX_INPUTS]
+    names = _output_names(model)
+
+    @tf.function(input_signature=spec)
+    def run(input_ids, attention_mask, token_type_ids):
+        out = model(
+            {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids},
+            training=False,
+        )
+        return {name: tf.identity(out[name], name=name) for name in names}
+
+    return run, names
+
+
+def export_onnx(model, path, opset=17):
+    """Write `model` as an ONNX file at `path` (atomically) and return the path."""
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ImportError("ONNX export needs tf2onnx: pip install 'keras-bert-suite[onnx]'") from None
+    run, names = serving_function(model)
+    path = os.fspath(path)
+    with atomic_path(path) as tmp:
+        tf2onnx.convert.from_function(
+            run, input_signature=run.input_signature, opset=opset, output_path=tmp,
+            outputs_as_nchw=None,
+        )
+    return path

@@ -1,0 +1,235 @@
+"""Serving signatures per task: strings in, answers out.
+
+`build_signatures(model, tokenizer, task, options)` returns `[(name, tf.function)]`, `serving_default` first.
+Each function tokenizes with the in-graph tokenizer, runs the model through `options.run` (an XLA-compiled
+function when `jit_compile`), and post-processes with `postprocess.py`.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_suite.export import postprocess
+from keras_bert_suite.export.windows import qa_features
+
+TASKS = (
+    "sequence_classification", "token_classification", "question_answering", "masked_lm",
+    "next_sentence_prediction", "multiple_choice", "feature_extraction", "causal_lm",
+)
+
+_TASK_OF_CLASS = {
+    "BertForSequenceClassification": "sequence_classification",
+    "BertForTokenClassification": "token_classification",
+    "BertForQuestionAnswering": "question_answering",
+    "BertForMaskedLM": "masked_lm",
+    "BertForPreTraining": "masked_lm",
+    "BertForNextSentencePrediction": "next_sentence_prediction",
+    "BertForMultipleChoice": "multiple_choice",
+    "BertModel": "feature_extraction",
+    "BertLMHeadModel": "causal_lm",
+}
+
+
+def task_of(model, task=None):
+    """The serving task of `model` (or check the `task` asked for)."""
+    if task is None:
+        for cls in type(model).__mro__:
+            if cls.__name__ in _TASK_OF_CLASS:
+                return _TASK_OF_CLASS[cls.__name__]
+        raise ValueError(f"no serving task for {type(model).__name__}; pass task= one of {TASKS}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {TASKS}")
+    return task
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    max_length: int = 128
+    pad_to_multiple_of: int = 16
+    top_k: int = 5
+    doc_stride: int = 128
+    max_question_tokens: int = 64
+    max_answer_tokens: int = 30
+    normalize_embeddings: bool = True
+    max_new_tokens: int = 20
+    do_sample: bool = False
+    jit_compile: bool = True
+
+
+def _strings(name, rank=1):
+    return tf.TensorSpec([None] * rank, tf.string, name=name)
+
+
+class _Builder:
+    def __init__(self, model, tokenizer, options):
+        self.model, self.options = model, options
+        self.vocab = list(tokenizer.vocab)
+        common = dict(max_length=options.max_length, truncation=True, padding="longest",
+                      pad_to_multiple_of=options.pad_to_multiple_of)
+        self.tokenizers = []
+        self.tokenizer = self.variant(tokenizer, **common, return_offsets_mapping=True,
+                                      return_special_tokens_mask=True)
+
+        @tf.function(jit_compile=options.jit_compile, reduce_retracing=True)
+        def run(input_ids, attention_mask, token_type_ids):
+            out = model({"input_ids": input_ids, "attention_mask": attention_mask,
+                         "token_type_ids": token_type_ids}, training=False)
+            return {k: v for k, v in out.items() if isinstance(v, tf.Tensor)}
+
+        self.run = run
+
+    def variant(self, tokenizer, **settings):
+        """A copy of `tokenizer` with other settings, built (so it can be tracked for export)."""
+        tok = tokenizer.__class__.from_config({**tokenizer.get_config(), **settings})
+        tok(tf.constant(["a"]))
+        self.tokenizers.append(tok)
+        return tok
+
+    def encode(self, text, text_pair=None):
+        enc = self.tokenizer(text, text_pair)
+        out = self.run(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        return enc, out
+
+    # ----- one method per task -----
+    def sequence_classification(self):
+        config = self.model.config
+        names = tf.constant([config.id2label[i] for i in range(config.num_labels)])
+        regression = config.num_labels == 1 or config.problem_type == "regression"
+        multi = config.problem_type == "multi_label_classification"
+
+        def answer(logits):
+            if regression:
+                return {"logits": logits, "score": logits[:, 0]}
+            probs = tf.sigmoid(logits) if multi else tf.nn.softmax(logits, axis=-1)
+            best = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            return {"logits": logits, "probabilities": probs, "label": tf.gather(names, best),
+                    "score": tf.reduce_max(probs, axis=-1)}
+
+        @tf.function(input_signature=[_strings("text")])
+        def single(text):
+            return answer(self.encode(text)[1]["logits"])
+
+        @tf.function(input_signature=[_strings("text"), _strings("text_pair")])
+        def pair(text, text_pair):
+            return answer(self.encode(text, text_pair)[1]["logits"])
+
+        return [("serving_default", single), ("pair", pair)]
+
+    def token_classification(self):
+        config = self.model.config
+        id2label = {i: config.id2label[i] for i in range(config.num_labels)}
+        names = tf.constant([id2label[i] for i in range(config.num_labels)])
+        is_cont = np.array([t.startswith("##") for t in self.vocab])
+
+        @tf.function(input_signature=[_strings("text")])
+        def tag(text):
+            enc, out = self.encode(text)
+            probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
+            real = tf.logical_and(tf.equal(enc["attention_mask"], 1), tf.equal(enc["special_tokens_mask"], 0))
+            result = postprocess.aggregate_entities(text, probs, enc["input_ids"], enc["offset_mapping"], real,
+                                                    is_cont, id2label)
+            token_label = tf.gather(names, tf.argmax(probs, axis=-1, output_type=tf.int32))
+            result["token_labels"] = tf.where(real, token_label, "")
+            result["token_start"] = tf.where(real, enc["offset_mapping"][..., 0], -1)
+            result["token_end"] = tf.where(real, enc["offset_mapping"][..., 1], -1)
+            return result
+
+        return [("serving_default", tag)]
+
+    def question_answering(self):
+        o = self.options
+
+        @tf.function(input_signature=[_strings("question"), _strings("context")])
+        def answer(question, context):
+            feats = qa_features(self.tokenizer, question, context, max_length=o.max_length,
+                                doc_stride=o.doc_stride, max_question_tokens=o.max_question_tokens,
+                                pad_to_multiple_of=o.pad_to_multiple_of)
+            out = self.run(feats["input_ids"], feats["attention_mask"], feats["token_type_ids"])
+            feature, start, end, score = postprocess.best_spans(
+                out["start_logits"], out["end_logits"], feats["context_mask"], feats["example_ids"],
+                tf.shape(question)[0], o.max_answer_tokens,
+            )
+            index = tf.stack([feature, start], axis=1)
+            char_start = tf.gather_nd(feats["char_start"], index)
+            char_end = tf.gather_nd(feats["char_end"], tf.stack([feature, end], axis=1))
+            text = tf.strings.substr(context, char_start, char_end - char_start, unit="UTF8_CHAR")
+            return {"answer": text, "start": char_start, "end": char_end, "score": score}
+
+        return [("serving_default", answer)]
+
+    def masked_lm(self):
+        mask_id = self.vocab.index(self.tokenizer.mask_token)
+        logits_key = "prediction_logits" if "PreTraining" in type(self.model).__name__ else "logits"
+
+        @tf.function(input_signature=[_strings("text")])
+        def fill(text):
+            enc, out = self.encode(text)
+            return postprocess.top_k_masks(out[logits_key], enc["input_ids"], mask_id, self.vocab, self.options.top_k)
+
+        return [("serving_default", fill)]
+
+    def next_sentence_prediction(self):
+        @tf.function(input_signature=[_strings("text"), _strings("text_pair")])
+        def is_next(text, text_pair):
+            logits = self.encode(text, text_pair)[1]["logits"]
+            return {"is_next": tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)[:, 0], "logits": logits}
+
+        return [("serving_default", is_next)]
+
+    def multiple_choice(self):
+        @tf.function(input_signature=[_strings("question"), _strings("choices", rank=2)])
+        def choose(question, choices):
+            n = tf.shape(choices)[1]
+            firsts = tf.reshape(tf.repeat(question[:, None], n, axis=1), [-1])
+            enc = self.tokenizer(firsts, tf.reshape(choices, [-1]))
+            shape = tf.stack([tf.shape(choices)[0], n, -1])
+            out = self.run(*(tf.reshape(enc[k], shape) for k in ("input_ids", "attention_mask", "token_type_ids")))
+            probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
+            return {"logits": out["logits"], "probabilities": probs,
+                    "choice": tf.argmax(probs, axis=-1, output_type=tf.int32)}
+
+        return [("serving_default", choose)]
+
+    def feature_extraction(self):
+        normalize = self.options.normalize_embeddings
+
+        @tf.function(input_signature=[_strings("text")])
+        def embed(text):
+            enc, out = self.encode(text)
+            mask = tf.cast(enc["attention_mask"], tf.float32)[..., None]
+            hidden = tf.cast(out["last_hidden_state"], tf.float32)
+            pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+            if normalize:
+                pooled = tf.math.l2_normalize(pooled, axis=-1)
+            result = {"sentence_embedding": pooled}
+            if "pooler_output" in out:
+                result["pooler_output"] = out["pooler_output"]
+            return result
+
+        return [("serving_default", embed)]
+
+    def causal_lm(self):
+        o = self.options
+        tok = self.tokenizer
+        prompt_tokenizer = self.variant(tok, add_special_tokens=False, padding_side="left", pad_to_multiple_of=None)
+        specials = [tok.cls_token_id, tok.sep_token_id, tok.pad_token_id]
+
+        @tf.function(input_signature=[_strings("prompt")])
+        def generate(prompt):
+            enc = prompt_tokenizer(prompt)
+            cls = tf.fill([tf.shape(prompt)[0], 1], tok.cls_token_id)
+            ids = tf.concat([cls, enc["input_ids"]], axis=1)
+            mask = tf.concat([tf.ones_like(cls), enc["attention_mask"]], axis=1)
+            out = self.model.generate(ids, attention_mask=mask, max_new_tokens=o.max_new_tokens,
+                                      do_sample=o.do_sample, top_k=o.top_k, pad_token_id=tok.pad_token_id)
+            new = out[:, tf.shape(ids)[1]:]
+            return {"text": postprocess.decode_ids(new, self.vocab, specials), "token_ids": new}
+
+        return [("serving_default", generate)]
+
+
+def build_signatures(model, tokenizer, task, options):
+    """([(signature name, tf.function)], [tokenizer layers the functions use])."""
+    builder = _Builder(model, tokenizer, options)
+    return getattr(builder, task)(), builder.tokenizers

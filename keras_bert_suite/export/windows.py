@@ -1,0 +1,65 @@
+"""Question-answering features in-graph: [CLS] question [SEP] context window [SEP], with windows that slide over
+long contexts by a stride, as in transformers' QA preprocessing.
+
+`qa_features(tokenizer, questions, contexts, max_length, doc_stride, max_question_tokens)` returns dense model
+inputs [features, length], `example_ids` [features], `context_mask` (True on context tokens) and
+`char_start` / `char_end` [features, length] (character offsets of each context token in its context).
+"""
+
+import tensorflow as tf
+
+
+def _gather_rows(rt, rows):
+    return tf.gather(rt, rows)
+
+
+def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, max_question_tokens=64,
+                pad_to_multiple_of=None):
+    q_ids, _, _ = tokenizer.graph_tokenizer.tokenize(questions, with_offsets=False)
+    c_ids, c_start, c_end = tokenizer.graph_tokenizer.tokenize(contexts, with_offsets=True)
+    int32 = lambda rt: tf.cast(rt, tf.int32)  # noqa: E731
+    q_ids, c_ids, c_start, c_end = int32(q_ids[:, :max_question_tokens]), int32(c_ids), int32(c_start), int32(c_end)
+    q_len = tf.cast(q_ids.row_lengths(), tf.int32)
+    c_len = tf.cast(c_ids.row_lengths(), tf.int32)
+    window = tf.maximum(max_length - 3 - q_len, 1)
+    step = tf.maximum(window - doc_stride, 1)
+    extra = tf.maximum(c_len - window, 0)
+    n_windows = 1 + (extra + step - 1) // step
+    example_ids = tf.repeat(tf.range(tf.shape(q_len)[0]), n_windows)
+    k = tf.ragged.range(n_windows).flat_values
+    w_start = k * tf.gather(step, example_ids)
+    w_stop = tf.minimum(w_start + tf.gather(window, example_ids), tf.gather(c_len, example_ids))
+    positions = tf.ragged.range(w_start, tf.maximum(w_stop, w_start))
+    flat_index = positions + tf.cast(tf.gather(c_ids.row_splits, example_ids), tf.int32)[:, None]
+    take = lambda values: tf.gather(values, flat_index)  # noqa: E731
+    ctx_ids, ctx_start, ctx_end = take(c_ids.flat_values), take(c_start.flat_values), take(c_end.flat_values)
+    question = _gather_rows(q_ids, example_ids)
+    n = tf.shape(example_ids)[0]
+    cls = tf.fill([n, 1], tokenizer.cls_token_id)
+    sep = tf.fill([n, 1], tokenizer.sep_token_id)
+    ones = lambda like, value: tf.ones_like(like) * value  # noqa: E731
+    as_ragged = lambda t: tf.RaggedTensor.from_tensor(t)  # noqa: E731
+    ids = tf.concat([as_ragged(cls), question, as_ragged(sep), ctx_ids, as_ragged(sep)], axis=1)
+    types = tf.concat(
+        [as_ragged(cls * 0), ones(question, 0), as_ragged(sep * 0), ones(ctx_ids, 1), as_ragged(sep * 0 + 1)], axis=1
+    )
+    in_ctx = tf.concat(
+        [as_ragged(cls * 0), ones(question, 0), as_ragged(sep * 0), ones(ctx_ids, 1), as_ragged(sep * 0)], axis=1
+    )
+    minus = lambda t: as_ragged(t * 0 - 1)  # noqa: E731
+    char_start = tf.concat([minus(cls), ones(question, -1), minus(sep), ctx_start, minus(sep)], axis=1)
+    char_end = tf.concat([minus(cls), ones(question, -1), minus(sep), ctx_end, minus(sep)], axis=1)
+    length = tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32)
+    if pad_to_multiple_of:
+        length = (length + pad_to_multiple_of - 1) // pad_to_multiple_of * pad_to_multiple_of
+    shape = tf.stack([n, length])
+    dense = lambda rt, default: rt.to_tensor(default, shape=shape)  # noqa: E731
+    return {
+        "input_ids": dense(ids, tokenizer.pad_token_id),
+        "attention_mask": dense(tf.ones_like(ids), 0),
+        "token_type_ids": dense(types, 0),
+        "example_ids": example_ids,
+        "context_mask": tf.cast(dense(in_ctx, 0), tf.bool),
+        "char_start": dense(char_start, -1),
+        "char_end": dense(char_end, -1),
+    }
