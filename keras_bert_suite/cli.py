@@ -1,11 +1,16 @@
 """The `kbs` command.
 
     kbs convert SRC DST [--model-class NAME] [--cased | --uncased] [--no-keras]
+    kbs export MODEL_DIR [--task TASK] [--out savedmodels/NAME] [--max-length N] [--version V] [--no-xla]
+    kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
+    kbs serve-check SAVEDMODEL
 """
 
 import argparse
+import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -15,6 +20,82 @@ def _convert(args):
 
     lower = None if args.casing is None else args.casing == "uncased"
     convert(args.src, args.dst, model_class=args.model_class, do_lower_case=lower, keras_file=not args.no_keras)
+
+
+def _export(args):
+    import keras_bert_suite as kbs
+    from keras_bert_suite.checkpoints.configs import read_config
+    from keras_bert_suite.checkpoints.formats import read_state_dict
+    from keras_bert_suite.convert import guess_model_class
+    from keras_bert_suite.export import export_saved_model
+    from keras_bert_suite.tokenizers import BertTokenizer
+
+    if args.model_class:
+        name = args.model_class
+    else:
+        names = list(read_state_dict(args.model_dir)[0])
+        name = guess_model_class(read_config(args.model_dir), names)
+    model = getattr(kbs, name).from_pretrained(args.model_dir)
+    tokenizer = BertTokenizer.from_pretrained(args.model_dir)
+    out = args.out or os.path.join("savedmodels", os.path.basename(os.path.normpath(args.model_dir)))
+    path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
+                              version=args.version, jit_compile=not args.no_xla)
+    print(f"exported {name} as {path}")
+    print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
+          f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving")
+
+
+def _parse_inputs(fn, texts, pairs):
+    names = sorted(fn.structured_input_signature[1])
+    inputs = {}
+    for item in pairs or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--input takes NAME=VALUE, got {item!r}")
+        spec = fn.structured_input_signature[1].get(key)
+        if spec is None:
+            raise ValueError(f"unknown input {key!r}; this signature takes {names}")
+        inputs.setdefault(key, []).append(value.split("|") if spec.shape.rank == 2 else value)
+    if texts:
+        free = [n for n in names if n not in inputs]
+        if len(free) != 1:
+            raise ValueError(f"this signature takes {names}: give them with --input NAME=VALUE")
+        inputs[free[0]] = list(texts)
+    return inputs
+
+
+def _predict(args):
+    from keras_bert_suite.export import inspect
+
+    loaded, path = inspect.load(args.savedmodel)
+    if args.signature not in loaded.signatures:
+        raise ValueError(f"no signature {args.signature!r} in {path}; it has {sorted(loaded.signatures)}")
+    fn = loaded.signatures[args.signature]
+    result = inspect.run(fn, _parse_inputs(fn, args.texts, args.input))
+    rows = len(next(iter(result.values())))
+    for i in range(rows):
+        print(json.dumps({k: v[i] for k, v in result.items()}, ensure_ascii=False))
+
+
+def _serve_check(args):
+    from keras_bert_suite.export import inspect
+
+    loaded, path = inspect.load(args.savedmodel)
+    print(f"SavedModel: {path}")
+    for name, spec in inspect.describe(loaded).items():
+        print(f"signature {name!r}")
+        for kind in ("inputs", "outputs"):
+            for key, (dtype, shape) in spec[kind].items():
+                print(f"  {kind[:-1]:6s} {key}: {dtype} {shape}")
+        fn = loaded.signatures[name]
+        sample = inspect.sample_inputs(fn)
+        start = time.perf_counter()
+        result = inspect.run(fn, sample)
+        took = time.perf_counter() - start
+        print(f"  sample request {json.dumps(sample, ensure_ascii=False)} ({took * 1000:.0f} ms, first call)")
+        for key, value in result.items():
+            text = json.dumps(value, ensure_ascii=False)
+            print(f"    {key}: {text[:200]}{'...' if len(text) > 200 else ''}")
 
 
 def build_parser():
@@ -29,6 +110,27 @@ def build_parser():
     casing.add_argument("--uncased", dest="casing", action="store_const", const="uncased")
     p.add_argument("--no-keras", action="store_true", help="skip writing model.keras")
     p.set_defaults(func=_convert)
+
+    p = sub.add_parser("export", help="export a checkpoint folder as a raw-text SavedModel for TF Serving")
+    p.add_argument("model_dir", help="a Hugging Face folder with config, weights and vocab.txt")
+    p.add_argument("--task", default=None, help="serving task (default: from the model class)")
+    p.add_argument("--model-class", default=None, help="model class (default: from the checkpoint)")
+    p.add_argument("--out", default=None, help="model base path (default: savedmodels/<folder name>)")
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--no-xla", action="store_true", help="do not XLA-compile the encoder inside")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("predict", help="answer raw-text requests with an exported SavedModel")
+    p.add_argument("savedmodel", help="a SavedModel folder or a model base path (latest version)")
+    p.add_argument("texts", nargs="*", help="texts for a signature with one string input")
+    p.add_argument("--input", action="append", help="NAME=VALUE (repeat for a batch; choices: a|b|c)")
+    p.add_argument("--signature", default="serving_default")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("serve-check", help="list a SavedModel's signatures and run a sample request on each")
+    p.add_argument("savedmodel")
+    p.set_defaults(func=_serve_check)
     return parser
 
 

@@ -1,0 +1,64 @@
+"""`kbs export`, `kbs predict`, `kbs serve-check`, and TF Serving PredictRequests built against the signatures."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_bert_suite as kbs
+from conftest import minilm_folder
+from keras_bert_suite.cli import main
+from keras_bert_suite.tokenizers import BertTokenizer
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    folder = root / "tiny-sentiment"
+    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=37, id2label={0: "negative", 1: "positive"})
+    kbs.BertForSequenceClassification(config).save_pretrained(folder)
+    BertTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
+    base = root / "savedmodels" / "sentiment"
+    assert main(["export", str(folder), "--out", str(base), "--max-length", "32"]) == 0
+    return base
+
+
+def test_predict_prints_answers(exported, capsys):
+    capsys.readouterr()
+    assert main(["predict", str(exported), "a gorgeous , witty , seductive movie .", "dull"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 and {r["label"] for r in rows} <= {"negative", "positive"}
+    assert abs(sum(rows[0]["probabilities"]) - 1) < 1e-5
+    assert main(["predict", str(exported), "--signature", "pair", "--input", "text=a", "--input",
+                 "text_pair=b"]) == 0
+    assert main(["predict", str(exported), "x", "--signature", "nope"]) == 2
+
+
+def test_serve_check_lists_signatures(exported, capsys):
+    capsys.readouterr()
+    assert main(["serve-check", str(exported)]) == 0
+    out = capsys.readouterr().out
+    assert "signature 'serving_default'" in out and "signature 'pair'" in out
+    assert "input  text: string [None]" in out and "label" in out
+
+
+def test_predict_requests_built_with_tensorflow_serving_api(exported):
+    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+    from keras_bert_suite.export import inspect
+
+    loaded, path = inspect.load(exported)
+    for name, texts in (("serving_default", {"text": ["a fine film"]}),
+                        ("pair", {"text": ["a"], "text_pair": ["b"]})):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "sentiment"
+        request.model_spec.signature_name = name
+        for key, value in texts.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value, dtype=tf.string))
+        fn = loaded.signatures[request.model_spec.signature_name]
+        assert set(request.inputs) == set(fn.structured_input_signature[1])
+        decoded = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        result = fn(**decoded)
+        assert result["label"].numpy()[0].decode() in ("negative", "positive")
+        assert np.isfinite(result["logits"].numpy()).all()
