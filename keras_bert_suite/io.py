@@ -11,7 +11,7 @@ import tempfile
 
 
 @contextlib.contextmanager
-def atomic_path(path: str):
+def atomic_path(path: str, suffix: str = ".tmp"):
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
 
     Example:
@@ -21,7 +21,7 @@ def atomic_path(path: str):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix, dir=directory)
     os.close(fd)
     try:
         yield tmp

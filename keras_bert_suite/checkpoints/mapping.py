@@ -26,6 +26,10 @@ class WeightShapeError(ValueError):
     """Weights whose shapes disagree with the model's; the message lists each with both shapes."""
 
 
+class WeightDtypeError(TypeError):
+    """A weight stored with a non-floating dtype (ints, bools, strings): named with its file."""
+
+
 @dataclasses.dataclass
 class LoadingInfo:
     source: str
@@ -83,6 +87,8 @@ def load_state_dict(model, state_dict, source, ignore_mismatched_sizes=False):
         if name not in state_dict:
             continue
         value = np.asarray(state_dict[name])
+        if not np.issubdtype(value.dtype, np.floating):
+            raise WeightDtypeError(f"{source}: weight {name!r} has dtype {value.dtype}; expected floating point")
         if tuple(value.shape) != weight.hf_shape:
             mismatched.append((name, tuple(value.shape), weight.hf_shape))
             continue

@@ -163,6 +163,20 @@ class BertPreTrainedModel(keras.Model):
         write_safetensors(model_state_dict(self), os.path.join(path, WEIGHTS_NAME))
         config.save_pretrained(path)
 
+    def save(self, filepath, overwrite=True, **kwargs):
+        """`keras.Model.save`, written atomically for `.keras` files: an interrupted save leaves the previous
+        file in place."""
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".keras"):
+            return super().save(filepath, overwrite=overwrite, **kwargs)
+        if os.path.exists(filepath) and not overwrite:
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        from keras_bert_suite.io import atomic_path
+
+        with atomic_path(filepath, suffix=".keras") as tmp:
+            super().save(tmp, overwrite=True, **kwargs)
+        return None
+
     # ----- Keras serialization -----
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
