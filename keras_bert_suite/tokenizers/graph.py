@@ -85,6 +85,22 @@ class _Table:
         return out[0], out[1:]
 
 
+def decode_utf8(texts):
+    """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows."""
+    rt = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
+    # Each invalid sequence becomes one U+FFFD under "replace" and nothing under "ignore".
+    kept = tf.strings.unicode_decode(texts, "UTF-8", errors="ignore")
+    bad = tf.not_equal(rt.row_lengths(), kept.row_lengths())
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(bad)),
+        ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(tf.where(bad)[:, 0]),
+                                                                 separator=", ")],
+        name="invalid_utf8",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(rt)
+
+
 class GraphTokenizer:
     """In-graph reference BERT tokenization (see the module docstring)."""
 
@@ -250,7 +266,7 @@ class GraphTokenizer:
         """texts [batch] string -> (ids, starts, ends) RaggedTensors [batch, (tokens)] (starts/ends None if not
         `with_offsets`)."""
         texts = tf.convert_to_tensor(texts, tf.string)
-        rt = tf.strings.unicode_decode(texts, "UTF-8", errors="strict")
+        rt = decode_utf8(texts)
         batch = tf.shape(texts, out_type=tf.int64)[0]
         cp = rt.flat_values
         row = rt.value_rowids()

@@ -1,0 +1,110 @@
+"""An exported raw-text SavedModel under bad input, concurrency and a long run of requests."""
+
+import concurrent.futures
+import resource
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import keras_bert_suite as kbs
+from conftest import minilm_folder
+from keras_bert_suite.export import export_saved_model
+from keras_bert_suite.tokenizers import BertTokenizer
+
+MAX_LENGTH = 32
+COUNTS = {}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=37, id2label={0: "negative", 1: "positive"})
+    model = kbs.BertForSequenceClassification(config)
+    path = export_saved_model(model, BertTokenizer.from_pretrained(minilm_folder()),
+                              tmp_path_factory.mktemp("robust") / "clf", max_length=MAX_LENGTH)
+    return tf.saved_model.load(path).signatures["serving_default"]
+
+
+def _check(result, n):
+    assert result["logits"].shape == (n, 2)
+    probs = result["probabilities"].numpy()
+    assert np.isfinite(probs).all() and np.allclose(probs.sum(-1), 1, atol=1e-5)
+    assert set(result["label"].numpy().tolist()) <= {b"negative", b"positive"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200), min_size=1, max_size=6))
+def test_random_unicode_never_crashes(served, texts):
+    COUNTS["unicode"] = COUNTS.get("unicode", 0) + 1
+    _check(served(text=tf.constant([t.encode("utf-8") for t in texts])), len(texts))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=64), min_size=1, max_size=4))
+def test_random_bytes_answer_or_name_the_bad_rows(served, blobs):
+    COUNTS["bytes"] = COUNTS.get("bytes", 0) + 1
+    bad = []
+    for i, b in enumerate(blobs):
+        try:
+            b.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    if not bad:
+        _check(served(text=tf.constant(blobs)), len(blobs))
+        return
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        served(text=tf.constant(blobs))
+    assert "invalid UTF-8 in input rows" in err.value.message
+    assert ", ".join(map(str, bad)) in err.value.message
+
+
+def test_edge_strings(served):
+    texts = ["", "   \t\n ", "\x00\x01\x02 nul and controls \x7f", "[SEP] [MASK] [CLS] literal specials",
+             "\u200b\u200d zero width", "\U0001F600 emoji", "a" * 5000,
+             "c\ud800 lone".encode("utf-8", "surrogatepass").decode("utf-8", "replace")]
+    _check(served(text=tf.constant(texts)), len(texts))
+    lone = "x\ud800".encode("utf-8", "surrogatepass")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="invalid UTF-8 in input rows"):
+        served(text=tf.constant([b"fine", lone]))
+
+
+@pytest.mark.slow
+def test_ten_megabyte_string_and_a_hundred_thousand_rows(served):
+    words = "the quick brown fox jumps over the lazy dog . "
+    huge = words * (10 * 1024 * 1024 // len(words))
+    _check(served(text=tf.constant([huge, "short"])), 2)
+    many = [f"sentence number {i} ." for i in range(100_000)]
+    _check(served(text=tf.constant(many)), 100_000)
+
+
+def test_concurrent_calls_match_serial(served):
+    batches = [[f"request {i} from a thread , with {'more ' * (i % 7)}words ."] * (1 + i % 3) for i in range(32)]
+    serial = [served(text=tf.constant(b))["logits"].numpy() for b in batches]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda b: served(text=tf.constant(b))["logits"].numpy(), batches))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+GROWTH_BOUND_MB = 64
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_many_requests(served):
+    texts = [f"a request of some length number {i} ." * (1 + i % 4) for i in range(50)]
+
+    def rss():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    for i in range(500):  # warm-up: every padded length is traced and cached
+        served(text=tf.constant([texts[i % 50]]))
+    start = rss()
+    for i in range(10_000):
+        served(text=tf.constant([texts[i % 50]]))
+    growth = rss() - start
+    assert growth < GROWTH_BOUND_MB, f"peak RSS grew {growth:.1f} MB over 10,000 requests"
