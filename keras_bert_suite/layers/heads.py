@@ -52,7 +52,9 @@ class BertLMPredictionHead(keras.layers.Layer):
         h = self.transform_layer_norm(self.activation(self.transform_dense(hidden_states)))
         if self.tied:
             table = ops.cast(self.word_embeddings.embeddings, h.dtype)
-            logits = ops.einsum("...h,vh->...v", h, table)
+            # matmul with the transposed table: TensorFlow's gradient of the equivalent einsum is ~80x slower
+            # on CPU (4.1 s vs 0.05 s for [8, 128, 32] x [30522, 32]).
+            logits = ops.matmul(h, ops.transpose(table))
         else:
             logits = self.decoder(h)
         return logits + ops.cast(self.bias, logits.dtype)

@@ -28,6 +28,14 @@ MODEL_INPUTS = (
 )
 
 
+def _scale_for_replicas(loss):
+    """Divide by the replicas in sync, as Keras does for compiled losses, so summed gradients are a mean."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss / tf.cast(replicas, loss.dtype)
+
+
 class BertPreTrainedModel(keras.Model):
     """Base class: subclasses build their layers in `__init__` and compute in `forward(**inputs)`."""
 
@@ -110,7 +118,7 @@ class BertPreTrainedModel(keras.Model):
             )
         if self.losses:
             loss = loss + keras.ops.sum(keras.ops.stack(self.losses))
-        return loss
+        return _scale_for_replicas(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y is None and isinstance(x, dict) and self.label_names:
