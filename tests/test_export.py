@@ -312,3 +312,11 @@ def test_next_version_and_failed_export_leaves_nothing(exported, tmp_path, monke
     assert sorted(os.listdir(base)) == before
     with pytest.raises(ValueError, match="unknown task"):
         export_saved_model(model, tok, base, task="summarization")
+
+
+def test_vocabulary_larger_than_embeddings_is_refused(tmp_path):
+    model = kbs.BertModel(kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                         intermediate_size=37))
+    with pytest.raises(ValueError, match="30522 tokens but the model's embeddings have 99 rows"):
+        export_saved_model(model, BertTokenizer.from_pretrained(minilm_folder()), tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -58,6 +58,11 @@ def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; pick another version")
     graph_tokenizer = _as_graph_tokenizer(tokenizer)
+    if len(graph_tokenizer.vocab) > model.config.vocab_size:
+        raise ValueError(
+            f"the tokenizer's vocabulary has {len(graph_tokenizer.vocab)} tokens but the model's embeddings have "
+            f"{model.config.vocab_size} rows: ids past {model.config.vocab_size - 1} would have no embedding"
+        )
     signatures, tokenizers = build_signatures(model, graph_tokenizer, task, opts)
     archive = keras.export.ExportArchive()
     for layer in [model, *tokenizers]:
