@@ -149,3 +149,28 @@ def decode_ids(ids, vocab, skip_ids):
     tokens = tf.ragged.boolean_mask(tf.gather(tf.constant(vocab), ids), keep)
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     return tf.strings.regex_replace(text, " ##", "")
+
+
+def span_texts(contexts, char_start, char_end, rows, start, end):
+    """The text of token spans: (text tf.string, char start, char end), each [spans].
+
+    contexts: tf.string [spans], the context of each span. char_start, char_end: int [features, length]
+    (`windows.qa_features`). rows: int [spans], the feature of each span; start, end: int [spans] token
+    positions (inclusive).
+    """
+    char_s = tf.gather_nd(char_start, tf.stack([rows, start], axis=1))
+    char_e = tf.gather_nd(char_end, tf.stack([rows, end], axis=1))
+    return tf.strings.substr(contexts, char_s, char_e - char_s, unit="UTF8_CHAR"), char_s, char_e
+
+
+def answers(start_logits, end_logits, features, contexts, max_answer_tokens=30):
+    """QA logits over windows -> each example's best answer: dict answer (text), start, end (characters),
+    score ([examples]), and feature / start_token / end_token, the chosen window and tokens.
+
+    `features` is the dict of `windows.qa_features` for `contexts` (tf.string [examples]).
+    """
+    feature, start, end, score = best_spans(start_logits, end_logits, features["context_mask"],
+                                            features["example_ids"], tf.shape(contexts)[0], max_answer_tokens)
+    text, char_s, char_e = span_texts(contexts, features["char_start"], features["char_end"], feature, start, end)
+    return {"answer": text, "start": char_s, "end": char_e, "score": score,
+            "feature": feature, "start_token": start, "end_token": end}

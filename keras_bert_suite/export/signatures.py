@@ -48,7 +48,7 @@ class ExportOptions:
     max_length: int = 128
     pad_to_multiple_of: int = 16
     top_k: int = 5
-    doc_stride: int = 128
+    doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
     max_question_tokens: int = 64
     max_answer_tokens: int = 30
     normalize_embeddings: bool = True
@@ -82,7 +82,7 @@ class _Builder:
     def variant(self, tokenizer, **settings):
         """A copy of `tokenizer` with other settings, built (so it can be tracked for export)."""
         tok = tokenizer.__class__.from_config({**tokenizer.get_config(), **settings})
-        tok(tf.constant(["a"]))
+        tok.build(None)
         self.tokenizers.append(tok)
         return tok
 
@@ -142,19 +142,13 @@ class _Builder:
 
         @tf.function(input_signature=[_strings("question"), _strings("context")])
         def answer(question, context):
+            stride = o.doc_stride if o.doc_stride is not None else o.max_length // 4
             feats = qa_features(self.tokenizer, question, context, max_length=o.max_length,
-                                doc_stride=o.doc_stride, max_question_tokens=o.max_question_tokens,
+                                doc_stride=stride, max_question_tokens=o.max_question_tokens,
                                 pad_to_multiple_of=o.pad_to_multiple_of)
             out = self.run(feats["input_ids"], feats["attention_mask"], feats["token_type_ids"])
-            feature, start, end, score = postprocess.best_spans(
-                out["start_logits"], out["end_logits"], feats["context_mask"], feats["example_ids"],
-                tf.shape(question)[0], o.max_answer_tokens,
-            )
-            index = tf.stack([feature, start], axis=1)
-            char_start = tf.gather_nd(feats["char_start"], index)
-            char_end = tf.gather_nd(feats["char_end"], tf.stack([feature, end], axis=1))
-            text = tf.strings.substr(context, char_start, char_end - char_start, unit="UTF8_CHAR")
-            return {"answer": text, "start": char_start, "end": char_end, "score": score}
+            found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context, o.max_answer_tokens)
+            return {k: found[k] for k in ("answer", "start", "end", "score")}
 
         return [("serving_default", answer)]
 

@@ -15,8 +15,8 @@ def _gather_rows(rt, rows):
 
 def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, max_question_tokens=64,
                 pad_to_multiple_of=None):
-    q_ids, _, _ = tokenizer.graph_tokenizer.tokenize(questions, with_offsets=False)
-    c_ids, c_start, c_end = tokenizer.graph_tokenizer.tokenize(contexts, with_offsets=True)
+    q_ids, _, _ = tokenizer.word_pieces(questions, with_offsets=False)
+    c_ids, c_start, c_end = tokenizer.word_pieces(contexts, with_offsets=True)
     int32 = lambda rt: tf.cast(rt, tf.int32)  # noqa: E731
     q_ids, c_ids, c_start, c_end = int32(q_ids[:, :max_question_tokens]), int32(c_ids), int32(c_start), int32(c_end)
     q_len = tf.cast(q_ids.row_lengths(), tf.int32)
@@ -63,3 +63,27 @@ def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, 
         "char_start": dense(char_start, -1),
         "char_end": dense(char_end, -1),
     }
+
+
+def answer_positions(features, answer_char_start, answer_char_end):
+    """Token positions of each example's answer in each of its windows (the training labels of QA).
+
+    Args:
+        features: the dict `qa_features` returns. answer_char_start, answer_char_end: int [examples], the
+            answer's character span in its context (start < 0: no answer).
+    Returns:
+        (start_positions, end_positions) int32 [features]: the first context token that ends after the answer
+        starts and the last one that starts before it ends; both 0 (the [CLS] token) for an example without an
+        answer and for a window that does not hold the whole answer.
+    """
+    example_ids = features["example_ids"]
+    a_start = tf.gather(tf.cast(answer_char_start, tf.int32), example_ids)[:, None]
+    a_end = tf.gather(tf.cast(answer_char_end, tf.int32), example_ids)[:, None]
+    ctx, starts, ends = features["context_mask"], features["char_start"], features["char_end"]
+    positions = tf.range(tf.shape(starts)[1])[None, :]
+    first_char = tf.reduce_min(tf.where(ctx, starts, tf.int32.max), axis=1, keepdims=True)
+    last_char = tf.reduce_max(tf.where(ctx, ends, -1), axis=1, keepdims=True)
+    start = tf.reduce_min(tf.where(ctx & (ends > a_start), positions, tf.int32.max), axis=1, keepdims=True)
+    end = tf.reduce_max(tf.where(ctx & (starts < a_end), positions, -1), axis=1, keepdims=True)
+    inside = (a_start >= 0) & (a_end > a_start) & (a_start >= first_char) & (a_end <= last_char) & (start <= end)
+    return tf.where(inside, start, 0)[:, 0], tf.where(inside, end, 0)[:, 0]

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from keras_bert_suite.tokenizers import encoding as enc
 from keras_bert_suite.tokenizers import vocab as vocab_io
-from keras_bert_suite.tokenizers.graph import GraphTokenizer
+from keras_bert_suite.tokenizers.graph import shared_graph_tokenizer
 from keras_bert_suite.tokenizers.pack import pack
 from keras_bert_suite.tokenizers.python import BertTokenizer
 
@@ -50,10 +50,11 @@ class BertTokenizerFast(BertTokenizer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._graph = GraphTokenizer(vocab_io.vocab_to_list(self.vocab), self._normalizer_config, self.unk_token)
+        self._graph = shared_graph_tokenizer(vocab_io.vocab_to_list(self.vocab), self._normalizer_config,
+                                             self.unk_token)
         spec = [tf.TensorSpec([None], tf.string)]
-        self._fn_ids = tf.function(lambda t: self._graph.tokenize(t, with_offsets=False)[0], input_signature=spec)
-        self._fn_offsets = tf.function(lambda t: self._graph.tokenize(t, with_offsets=True), input_signature=spec)
+        self._fn_ids = tf.function(lambda t: self._graph.word_pieces(t, with_offsets=False)[0], input_signature=spec)
+        self._fn_offsets = tf.function(lambda t: self._graph.word_pieces(t, with_offsets=True), input_signature=spec)
 
     def _encode_texts(self, texts, with_offsets):
         if not texts:
@@ -82,10 +83,10 @@ class BertTokenizerFast(BertTokenizer):
             has_pair, with_offsets, add_special, truncation, max_length, padding, multiple, side = key
 
             def run(texts, pairs):
-                ids_a, st_a, en_a = self._graph.tokenize(texts, with_offsets=with_offsets)
+                ids_a, st_a, en_a = self._graph.word_pieces(texts, with_offsets=with_offsets)
                 ids_b = st_b = en_b = None
                 if has_pair:
-                    ids_b, st_b, en_b = self._graph.tokenize(pairs, with_offsets=with_offsets)
+                    ids_b, st_b, en_b = self._graph.word_pieces(pairs, with_offsets=with_offsets)
                 out = pack(
                     ids_a, ids_b, starts=st_a, ends=en_a, starts_b=st_b, ends_b=en_b,
                     cls_id=self.cls_token_id, sep_id=self.sep_token_id, pad_id=self.pad_token_id,

@@ -101,8 +101,36 @@ def decode_utf8(texts):
         return tf.identity(rt)
 
 
+_SHARED = {}
+
+
+def shared_graph_tokenizer(vocab_list, cfg, unk_token="[UNK]"):
+    """One `GraphTokenizer` per vocabulary and settings in a process: layers with the same vocabulary and
+    normalization (but other padding or truncation) share its tables and its traced graph."""
+    vocab_list = tuple(vocab_list)
+    key = (len(vocab_list), hash(vocab_list), cfg, unk_token)
+    found = _SHARED.get(key)
+    if found is None or found.vocab_list != list(vocab_list):
+        with tf.init_scope():
+            found = _SHARED[key] = GraphTokenizer(vocab_list, cfg, unk_token)
+    return found
+
+
 class GraphTokenizer:
     """In-graph reference BERT tokenization (see the module docstring)."""
+
+    def word_pieces(self, texts, with_offsets=True):
+        """`tokenize` through one `tf.function` per `with_offsets`: traced once, then called from any graph
+        (every signature of a SavedModel, every layer sharing this tokenizer)."""
+        fns = self.__dict__.setdefault("_word_piece_fns", {})
+        offsets = bool(with_offsets)
+        if offsets not in fns:
+            fns[offsets] = tf.function(
+                lambda t: self.tokenize(t, with_offsets=offsets),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                autograph=False,
+            )
+        return fns[offsets](texts)
 
     def __init__(self, vocab_list, cfg: normalize.NormalizerConfig, unk_token="[UNK]"):
         self.cfg = cfg

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from keras_bert_suite.tokenizers import encoding as enc
 from keras_bert_suite.tokenizers import normalize, vocab as vocab_io
-from keras_bert_suite.tokenizers.graph import GraphTokenizer
+from keras_bert_suite.tokenizers.graph import GraphTokenizer, shared_graph_tokenizer
 from keras_bert_suite.tokenizers.pack import pack
 
 _TRUNCATIONS = {True: enc.LONGEST_FIRST, False: enc.DO_NOT_TRUNCATE, None: enc.DO_NOT_TRUNCATE}
@@ -184,8 +184,7 @@ class TFBertTokenizer(keras.layers.Layer):
     @property
     def graph_tokenizer(self) -> GraphTokenizer:
         if self._graph_tokenizer is None:
-            with tf.init_scope():
-                self._graph_tokenizer = GraphTokenizer(self.vocab, self.normalizer_config, self.unk_token)
+            self._graph_tokenizer = shared_graph_tokenizer(self.vocab, self.normalizer_config, self.unk_token)
         return self._graph_tokenizer
 
     # ------------------------------------------------------------------ call
@@ -204,7 +203,15 @@ class TFBertTokenizer(keras.layers.Layer):
 
     def tokenize(self, texts):
         """texts [batch] -> (ids, starts, ends) RaggedTensors of word pieces (no special tokens)."""
-        return self.graph_tokenizer.tokenize(self._flatten(texts), with_offsets=self.return_offsets_mapping)
+        return self.word_pieces(texts, with_offsets=self.return_offsets_mapping)
+
+    def word_pieces(self, texts, with_offsets=True):
+        """texts [batch] -> (ids, starts, ends) RaggedTensors of word pieces (starts/ends None without offsets).
+
+        The tokenizer graph is one `tf.function` shared by every layer with this vocabulary and normalization,
+        traced once per `with_offsets` (so each signature of a SavedModel calls the same function).
+        """
+        return self.graph_tokenizer.word_pieces(self._flatten(texts), with_offsets=with_offsets)
 
     def call(self, texts, texts_b=None):
         ids_a, st_a, en_a = self.tokenize(texts)
