@@ -1,6 +1,5 @@
 """TFBertTokenizer: .keras save/load, SavedModel, tf.data, static shapes, errors and odd inputs."""
 
-import os
 
 import keras
 import numpy as np

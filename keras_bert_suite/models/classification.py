@@ -38,6 +38,18 @@ class _Classifier(BertPreTrainedModel):
     def num_outputs(self):
         return self.config.num_labels
 
+    def _classify(self, output_class, features, training, labels, inputs):
+        """`classifier` on the backbone output named `features`; the loss when labels are given."""
+        body = self.bert(training=training, **inputs)
+        out = output_class(
+            logits=self.classifier(body[features], training=training),
+            hidden_states=body.hidden_states,
+            attentions=body.attentions,
+        )
+        if labels is not None:
+            out.loss = self.head_loss(out, {"labels": labels})
+        return out
+
     def hf_weights(self):
         return collect({"bert": self.bert, "classifier": self.classifier})
 
@@ -45,15 +57,7 @@ class _Classifier(BertPreTrainedModel):
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForSequenceClassification(_Classifier):
     def forward(self, training=None, labels=None, **inputs):
-        body = self.bert(training=training, **inputs)
-        out = SequenceClassifierOutput(
-            logits=self.classifier(body.pooler_output, training=training),
-            hidden_states=body.hidden_states,
-            attentions=body.attentions,
-        )
-        if labels is not None:
-            out.loss = self.head_loss(out, {"labels": labels})
-        return out
+        return self._classify(SequenceClassifierOutput, "pooler_output", training, labels, inputs)
 
     def head_loss(self, outputs, labels):
         labels = ops.convert_to_tensor(labels["labels"])
@@ -66,15 +70,7 @@ class BertForTokenClassification(_Classifier):
     add_pooling_layer = False
 
     def forward(self, training=None, labels=None, **inputs):
-        body = self.bert(training=training, **inputs)
-        out = TokenClassifierOutput(
-            logits=self.classifier(body.last_hidden_state, training=training),
-            hidden_states=body.hidden_states,
-            attentions=body.attentions,
-        )
-        if labels is not None:
-            out.loss = self.head_loss(out, {"labels": labels})
-        return out
+        return self._classify(TokenClassifierOutput, "last_hidden_state", training, labels, inputs)
 
     def head_loss(self, outputs, labels):
         return losses.token_cross_entropy(outputs["logits"], labels["labels"])

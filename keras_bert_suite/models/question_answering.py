@@ -9,7 +9,6 @@ Example:
 """
 
 import keras
-from keras import ops
 
 from keras_bert_suite import losses
 from keras_bert_suite.layers.backbone import BertBackbone

@@ -15,9 +15,8 @@ Usage:
 import argparse
 import os
 import sys
-import time
 
-from tools.bench.common import SHAPES, emit, interleaved, machine, median_of, table
+from tools.bench.common import SHAPES, emit, interleaved, machine, median_of, table, time_calls
 
 PEERS = ("ours-xla", "hf-tf-xla", "kerashub-xla")
 
@@ -80,14 +79,7 @@ def worker(impl, shape, batch, length, max_predictions, steps):
         step = lambda: model.train_on_batch(x, b["targets"])  # noqa: E731
     else:
         raise ValueError(impl)
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    seconds = sorted(times)[len(times) // 2]
+    seconds = time_calls(step, steps)
     emit({"impl": impl, "step_ms": round(1000 * seconds, 1), "tokens_per_s": round(batch * length / seconds, 1)})
 
 

@@ -11,8 +11,8 @@ Usage:
 
 import argparse
 import os
-import statistics
-import time
+
+from tools.bench.common import time_calls
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -30,13 +30,7 @@ def load_lines(n_sst2, n_udhr):
 
 
 def timed(fn, repeats):
-    fn()  # warm-up (tracing, caches)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return time_calls(fn, repeats, warmup=1)
 
 
 def main(argv=None):
