@@ -36,16 +36,16 @@ def _as_graph_tokenizer(tokenizer):
 
 
 def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task=None, max_length=128,
-                       version=None, jit_compile="auto", **options):
+                       version=None, jit_compile=True, **options):
     """Write `export_dir/<version>/` and return its path.
 
     Args:
         model: any model of this package. tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer`.
         task: the serving task (default: from the model class); see `signatures.TASKS`.
         max_length: longest tokenized input (QA: window length). version: int, default the next free one.
-        jit_compile: run the encoder and head XLA-compiled inside the SavedModel. "auto" (default): XLA when
-            this machine has a GPU or TPU; on CPUs TensorFlow's own oneDNN kernels beat XLA's (MiniLM shape,
-            batch 32 x 128 on 2 cores: 1.09 s per batch without XLA, 1.43 s with; see docs/benchmarks.md).
+        jit_compile: run the encoder and head XLA-compiled inside the SavedModel (True, the default; measured
+            faster than TensorFlow's graph kernels end to end, see docs/benchmarks.md), or not (False), or "auto":
+            XLA only when this machine has a GPU or TPU.
         **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, ...).
     """
     task = task_of(model, task)

@@ -14,6 +14,8 @@ import os
 from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
 
 IMPLS = ("ours-eager", "ours-function", "ours-xla", "kerashub-xla", "hf-tf-xla", "torch", "onnxruntime")
+#: options measured on request (--impls): bfloat16 compute (float32 weights), in a tf.function or under XLA.
+OPTIONS = ("ours-bf16", "ours-bf16-xla")
 MODULE = "tools.bench.encoder"
 
 
@@ -34,8 +36,12 @@ def worker(impl, shape, batch, length, repeats):
     if impl.startswith("ours") or impl == "onnxruntime":
         import tensorflow as tf
 
+        import keras
+
         import keras_bert_suite as kbs
 
+        if "bf16" in impl:
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
         model = kbs.BertModel(kbs.BertConfig(**_hf_config(shape)))
         inputs = {"input_ids": tf.constant(ids), "attention_mask": tf.constant(mask),
                   "token_type_ids": tf.constant(types)}
@@ -55,7 +61,7 @@ def worker(impl, shape, batch, length, repeats):
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             fn = lambda: session.run(None, feed)  # noqa: E731
         else:
-            call = tf.function(lambda x: model(x).last_hidden_state, jit_compile=impl == "ours-xla")
+            call = tf.function(lambda x: model(x).last_hidden_state, jit_compile=impl.endswith("xla"))
             fn = lambda: call(inputs).numpy()  # noqa: E731
     elif impl == "kerashub-xla":
         import keras_hub
