@@ -320,3 +320,16 @@ def test_vocabulary_larger_than_embeddings_is_refused(tmp_path):
     with pytest.raises(ValueError, match="30522 tokens but the model's embeddings have 99 rows"):
         export_saved_model(model, BertTokenizer.from_pretrained(minilm_folder()), tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_bfloat16_export_agrees_with_float32(exported, tmp_path):
+    model, tok = exported["models"]["sequence_classification"], exported["tokenizer"]
+    texts = _sst2(16)
+    path = export_saved_model(model, tok, tmp_path / "bf16", max_length=64, compute_dtype="bfloat16")
+    got = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(texts))
+    enc = tok(texts, padding=True, truncation=True, max_length=64, return_tensors="np")
+    want = model(dict(enc)).logits.numpy()
+    np.testing.assert_allclose(got["logits"].numpy(), want, atol=5e-2)
+    assert model.dtype_policy.name == "float32"  # the exported copy computes in bfloat16, not the model
+    with pytest.raises(ValueError, match="compute_dtype"):
+        export_saved_model(model, tok, tmp_path / "x", compute_dtype="int4")

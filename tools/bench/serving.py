@@ -15,8 +15,8 @@ import os
 
 from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, table, time_calls
 
-IMPLS = ("ours-savedmodel", "ours-savedmodel-no-xla", "torch+rust-tokenizer", "hf-tf-xla+rust-tokenizer",
-         "kerashub-xla")
+IMPLS = ("ours-savedmodel", "ours-savedmodel-no-xla", "ours-savedmodel-bf16", "torch+rust-tokenizer",
+         "hf-tf-xla+rust-tokenizer", "kerashub-xla")
 MODULE = "tools.bench.serving"
 MAX_LENGTH = 128
 
@@ -52,7 +52,8 @@ def worker(impl, n, batch, repeats):
 
         model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
         path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
-                                  max_length=MAX_LENGTH, jit_compile=impl == "ours-savedmodel")
+                                  max_length=MAX_LENGTH, jit_compile=impl == "ours-savedmodel",
+                                  compute_dtype="bfloat16" if impl.endswith("bf16") else "float32")
         fn_ = tf.saved_model.load(path).signatures["serving_default"]
         tensors = [tf.constant(c) for c in chunks]
 
