@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from tools.bench.common import SHAPES, emit, interleaved, machine, median_of, table, time_calls
+from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
 
 PEERS = ("ours-xla", "hf-tf-xla", "kerashub-xla")
 
@@ -94,6 +94,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     p.add_argument("--keras-hub-path", default=None)
+    p.add_argument("--chart", default="docs/bench_pretrain_step.png", help="PNG chart path ('' for none)")
     args = p.parse_args(argv)
     if args.worker:
         impl, shape, batch, length, predictions, steps = args.worker
@@ -117,6 +118,10 @@ def main(argv=None):
                          f"{ms:,.1f}" if ms else "-", note])
     print(f"machine: {machine()}; rounds {args.rounds}, {args.steps} timed steps each (median)")
     print(table(rows, ["shape", "batch", "peer", "tokens/s", "ms/step", "note"]))
+    done = [r for r in rows if r[3] != "-"]
+    if args.chart and done:
+        bar_chart(args.chart, [f"{r[0]} {r[2]}" for r in done], [float(r[3].replace(",", "")) for r in done],
+                  "Pretraining step", "tokens / second")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import time_calls
+from tools.bench.common import bar_chart, time_calls
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,6 +41,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default=None, help="folder with vocab.txt (default: the MiniLM uncased one)")
+    parser.add_argument("--chart", default="docs/bench_tokenizers.png", help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -90,6 +91,10 @@ def main(argv=None):
         base = results["rust BertTokenizerFast (transformers)"]
         for label, rate in results.items():
             print(f"  ratio to Rust: {label:42s} {rate / base:6.2f}x")
+        if args.chart:
+            root, ext = os.path.splitext(args.chart)
+            bar_chart(f"{root}_{name}{ext}", list(results), list(results.values()), f"Tokenizers ({name})",
+                      "lines / second")
 
 
 if __name__ == "__main__":
