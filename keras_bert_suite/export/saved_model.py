@@ -70,7 +70,7 @@ def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task
             XLA only when this machine has a GPU or TPU.
         compute_dtype: "float32" (default, exact), or "bfloat16" / "float16": the encoder computes in that type
             (weights stay float32; layer norms and softmax in float32). bfloat16 is 1.3x faster on CPUs with
-            AVX512_BF16 (docs/benchmarks.md); logits move by about 1e-2.
+            AVX512_BF16 with jit_compile=False (docs/benchmarks.md); logits move by about 1e-2.
         **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, ...).
     """
     task = task_of(model, task)
