@@ -62,3 +62,18 @@ def test_predict_requests_built_with_tensorflow_serving_api(exported):
         result = fn(**decoded)
         assert result["label"].numpy()[0].decode() in ("negative", "positive")
         assert np.isfinite(result["logits"].numpy()).all()
+
+
+def test_saved_model_cli_lists_string_inputs(exported):
+    import os
+    import subprocess
+    import sys
+
+    from keras_bert_suite.export import inspect
+
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    proc = subprocess.run([cli, "show", "--dir", inspect.resolve_version(exported), "--all"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "signature_def['serving_default']" in proc.stdout and "signature_def['pair']" in proc.stdout
+    assert "inputs['text'] tensor_info:\n        dtype: DT_STRING" in proc.stdout
