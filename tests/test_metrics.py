@@ -133,3 +133,8 @@ def test_squad_scores_by_hand():
     # SQuAD v2.0: no gold answer -> only "" is right (and what normalizes to "": "a" or "the")
     assert squad_metrics(["the"], [[]])["exact_match"] == 100.0
     assert squad_metrics(["", "b"], [[], []]) == {"exact_match": 50.0, "f1": 50.0, "total": 2}
+
+
+def test_pearson_of_a_constant_series_is_zero():
+    # found by hypothesis: the mean of three equal tiny floats rounds off, leaving a -7.9e-17 "correlation"
+    assert pearson([0, 0, 1], [5.1416861e-111] * 3) == 0.0

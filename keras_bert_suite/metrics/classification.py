@@ -56,6 +56,8 @@ def matthews_corrcoef(predictions, labels):
 
 def pearson(x, y):
     x, y = (np.asarray(v, np.float64).reshape(-1) for v in (x, y))
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # undefined for a constant series (even when its mean rounds off)
+        return 0.0
     x, y = x - x.mean(), y - y.mean()
     denom = np.sqrt((x @ x) * (y @ y))
     return float(x @ y / denom) if denom else 0.0
