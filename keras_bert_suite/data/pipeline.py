@@ -7,7 +7,6 @@ Example:
     >>> ds = encode_in_chunks(as_dataset({"text": ["a", "b c"]}), lambda ex: {"n": tf.strings.length(ex["text"])})
 """
 
-import os
 import weakref
 
 import tensorflow as tf
@@ -23,15 +22,10 @@ def graph_tokenizer(tokenizer, **settings):
     (padding, max_length, truncation, ...) replacing the tokenizer's own."""
     from keras_bert_suite.tokenizers import TFBertTokenizer
 
-    if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = TFBertTokenizer.from_pretrained(os.fspath(tokenizer))
-    elif not isinstance(tokenizer, TFBertTokenizer):
-        tokenizer = TFBertTokenizer.from_tokenizer(tokenizer)
+    base = TFBertTokenizer.coerce(tokenizer)
     if not settings:
-        return tokenizer
-    base = tokenizer
-    return cached(base, ("variant",) + tuple(sorted(settings.items())),
-                  lambda: TFBertTokenizer.from_config({**base.get_config(), **settings}))
+        return base
+    return cached(base, ("variant",) + tuple(sorted(settings.items())), lambda: base.with_settings(**settings))
 
 
 _CACHE = weakref.WeakKeyDictionary()
@@ -55,10 +49,9 @@ def encoder(tok, pair=False):
 
 
 def word_pieces(tok):
-    """texts [n] -> ragged word-piece ids [n, None] (no special tokens), a `tf.function` traced once."""
-    spec = tf.TensorSpec([None], tf.string)
-    return cached(tok, ("pieces",), lambda: tf.function(
-        lambda words: tok.word_pieces(words, with_offsets=False)[0], input_signature=[spec]))
+    """texts [n] -> ragged word-piece ids [n, None] (no special tokens), through the tokenizer's shared,
+    once-traced graph."""
+    return lambda words: tok.word_pieces(words, with_offsets=False)[0]
 
 
 def as_dataset(examples):

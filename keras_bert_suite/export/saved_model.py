@@ -51,12 +51,6 @@ def with_compute_dtype(model, compute_dtype):
     return copy
 
 
-def _as_graph_tokenizer(tokenizer):
-    from keras_bert_suite.tokenizers import TFBertTokenizer
-
-    return tokenizer if isinstance(tokenizer, TFBertTokenizer) else TFBertTokenizer.from_tokenizer(tokenizer)
-
-
 def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task=None, max_length=128,
                        version=None, jit_compile=True, compute_dtype="float32", **options):
     """Write `export_dir/<version>/` and return its path.
@@ -83,7 +77,9 @@ def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; pick another version")
     model = with_compute_dtype(model, compute_dtype)
-    graph_tokenizer = _as_graph_tokenizer(tokenizer)
+    from keras_bert_suite.tokenizers import TFBertTokenizer
+
+    graph_tokenizer = TFBertTokenizer.coerce(tokenizer)
     if len(graph_tokenizer.vocab) > model.config.vocab_size:
         raise ValueError(
             f"the tokenizer's vocabulary has {len(graph_tokenizer.vocab)} tokens but the model's embeddings have "

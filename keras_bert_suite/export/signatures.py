@@ -81,7 +81,7 @@ class _Builder:
 
     def variant(self, tokenizer, **settings):
         """A copy of `tokenizer` with other settings, built (so it can be tracked for export)."""
-        tok = tokenizer.__class__.from_config({**tokenizer.get_config(), **settings})
+        tok = tokenizer.with_settings(**settings)
         tok.build(None)
         self.tokenizers.append(tok)
         return tok

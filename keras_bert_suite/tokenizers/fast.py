@@ -52,18 +52,12 @@ class BertTokenizerFast(BertTokenizer):
         super().__init__(*args, **kwargs)
         self._graph = shared_graph_tokenizer(vocab_io.vocab_to_list(self.vocab), self._normalizer_config,
                                              self.unk_token)
-        spec = [tf.TensorSpec([None], tf.string)]
-        self._fn_ids = tf.function(lambda t: self._graph.word_pieces(t, with_offsets=False)[0], input_signature=spec)
-        self._fn_offsets = tf.function(lambda t: self._graph.word_pieces(t, with_offsets=True), input_signature=spec)
 
     def _encode_texts(self, texts, with_offsets):
         if not texts:
             return []
         batch = tf.constant(np.array([_to_bytes(t) for t in texts], dtype=object))
-        if with_offsets:
-            ids, starts, ends = self._fn_offsets(batch)
-        else:
-            ids, starts, ends = self._fn_ids(batch), None, None
+        ids, starts, ends = self._graph.word_pieces(batch, with_offsets=with_offsets)
         splits = ids.row_splits.numpy().tolist()
         values = ids.flat_values.numpy().tolist()
         out = []

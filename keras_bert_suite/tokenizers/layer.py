@@ -24,6 +24,8 @@ Example:
     TensorShape([1, 128])
 """
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -133,6 +135,21 @@ class TFBertTokenizer(keras.layers.Layer):
         settings["additional_special_tokens"] = extra
         settings.update(kwargs)
         return cls(**settings)
+
+    @classmethod
+    def coerce(cls, tokenizer):
+        """`tokenizer` as a `TFBertTokenizer`: itself, one with the settings of a `BertTokenizer`(Fast) (ours or
+        transformers'), or one loaded from a folder."""
+        if isinstance(tokenizer, cls):
+            return tokenizer
+        if isinstance(tokenizer, (str, os.PathLike)):
+            return cls.from_pretrained(os.fspath(tokenizer))
+        return cls.from_tokenizer(tokenizer)
+
+    def with_settings(self, **settings):
+        """A new layer with this vocabulary and normalization and other call settings (padding, max_length,
+        truncation, ...); it shares the traced tokenizer graph with this one."""
+        return type(self).from_config({**self.get_config(), **settings})
 
     def get_config(self):
         config = super().get_config()
