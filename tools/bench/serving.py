@@ -13,7 +13,7 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, table, time_calls
+from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
 IMPLS = ("ours-savedmodel", "ours-savedmodel-no-xla", "ours-savedmodel-bf16", "torch+rust-tokenizer",
          "hf-tf-xla+rust-tokenizer", "kerashub-xla")
@@ -139,9 +139,7 @@ def main(argv=None):
     rows = []
     for impl in impls:
         s, rss = speeds[impl], median_of(samples[impl], "peak_rss_mb")
-        err = next((x["error"] for x in samples[impl] if "error" in x), None)
-        if err:
-            print(f"  {impl} failed: {err.strip().splitlines()[-1] if err.strip() else err}")
+        report_error(impl, samples[impl])
         rows.append([impl, f"{s:,.1f}" if s else "error", f"{s / best:.2f}x" if s and best else "-",
                      f"{rss:,.0f}" if rss else "-"])
     print(table(rows, ["implementation", "sentences/s", "vs best peer", "peak RSS MB"]))

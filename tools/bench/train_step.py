@@ -10,7 +10,7 @@ Usage:
 
 import argparse
 
-from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
+from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
 IMPLS = ("ours", "ours-xla", "hf-tf", "hf-tf-xla", "kerashub-xla")
 MODULE = "tools.bench.train_step"
@@ -86,9 +86,7 @@ def main(argv=None):
         peers = [v for k, v in speed.items() if not k.startswith("ours") and v]
         best = max(peers) if peers else None
         for i in impls:
-            err = next((x["error"] for x in samples[i] if "error" in x), None)
-            if err:
-                print(f"  {i} failed: {err.strip().splitlines()[-1] if err.strip() else err}")
+            report_error(i, samples[i])
             s, rss = speed[i], median_of(samples[i], "peak_rss_mb")
             rows.append([shape, i, f"{s:,.0f}" if s else "error", f"{s / best:.2f}x" if s and best else "-",
                          f"{rss:,.0f}" if rss else "-"])
