@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from keras_bert_suite.metrics import (
     accuracy, align_predictions, entity_scores, f1, get_entities, glue_metrics, matthews_corrcoef,
@@ -40,6 +40,8 @@ def test_classification_against_sklearn(pairs):
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.floats(-3, 3, allow_nan=False)), min_size=3, max_size=30))
+@example([(0, 0.0), (0, 0.0), (1, 2.855400327098678e-286)])  # squares of the deviations underflow
+@example([(1, 1e300), (2, -1e300), (3, 3e299)])  # squares of the deviations overflow
 def test_correlations_against_scipy(pairs):
     from scipy import stats
 

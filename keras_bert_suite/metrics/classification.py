@@ -58,7 +58,10 @@ def pearson(x, y):
     x, y = (np.asarray(v, np.float64).reshape(-1) for v in (x, y))
     if np.ptp(x) == 0 or np.ptp(y) == 0:  # undefined for a constant series (even when its mean rounds off)
         return 0.0
+    # Centre, then scale each series by its largest magnitude: the correlation does not change,
+    # and squares of very small (or very large) values no longer underflow (or overflow).
     x, y = x - x.mean(), y - y.mean()
+    x, y = x / np.abs(x).max(), y / np.abs(y).max()
     denom = np.sqrt((x @ x) * (y @ y))
     return float(x @ y / denom) if denom else 0.0
 
