@@ -71,7 +71,7 @@ def main(argv=None):
         pt.pretraining_dataset, args.corpus, tokenizer, vocab, batch_size=args.batch_size,
         max_length=args.max_length, max_predictions_per_seq=args.max_predictions,
         whole_word_masking=args.whole_word_masking, one_document_per_line=args.one_document_per_line,
-        seed=args.seed,
+        seed=args.seed, masked_lm_positions=True,
     )
 
     keras.utils.set_random_seed(args.seed)

@@ -120,7 +120,7 @@ def main(argv=None):
     def make(skip_batches):
         return pt.pretraining_dataset(files, tokenizer, vocab, batch_size=global_batch, max_length=args.max_length,
                                       max_predictions_per_seq=max(1, round(0.15 * args.max_length)),
-                                      skip_batches=skip_batches)
+                                      skip_batches=skip_batches, masked_lm_positions=True)
 
     logs = os.path.join(args.out, "logs") if distribute.is_chief(STRATEGY) else None
     curve = pt.train(model, make, max_steps=args.max_steps, backup_dir=os.path.join(args.out, "backup"),

@@ -148,3 +148,25 @@ def test_generate_greedy_matches_transformers(tmp_path):
     sampled = graph(tf.constant(prompt))
     assert sampled.shape == (2, 9)
     np.testing.assert_array_equal(sampled.numpy(), graph(tf.constant(prompt)).numpy())
+
+
+@pytest.mark.parametrize("name", ["BertForPreTraining", "BertForMaskedLM"])
+def test_masked_lm_positions_match_transformers(tmp_path, name):
+    """With `masked_lm_positions` the MLM head runs at those positions only: the logits there and the loss
+    are transformers' (which computes every position)."""
+    from keras_bert_suite.pretraining.masking import masked_positions
+
+    ref = torch_reference(name, tmp_path)
+    model = getattr(kbs, name).from_pretrained(tmp_path)
+    inputs = _inputs(name)
+    labels = _labels(name, inputs)
+    want = torch_run(ref, **inputs, **labels)
+    n = inputs["input_ids"].shape[1]
+    positions, compact = masked_positions(labels["labels"], max_predictions=n)  # slots to spare: -100 padding
+    got = model({**inputs, **labels, "labels": compact, "masked_lm_positions": positions})
+    key = HEADS[name][0]
+    used = compact.numpy() != -100
+    gathered = np.take_along_axis(np.asarray(want[key]), positions.numpy()[..., None], axis=1)
+    assert got[key].shape == (*positions.shape, 99)
+    assert max_diff(np.asarray(got[key])[used], gathered[used]) < TOL
+    assert abs(float(got.loss) - float(want.loss)) < TOL

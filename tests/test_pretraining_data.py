@@ -151,6 +151,18 @@ def test_dataset_static_shapes_determinism_and_skip(tokenizer, vocab):
         np.testing.assert_array_equal(skipped[k], first[5][k])
     for b in first:
         assert ((b["labels"].numpy() != -100).sum(1) <= 7).all()
+    # the same stream with the predicted positions gathered
+    compact = [b for b in data.pretraining_dataset(
+        SAMPLE, tokenizer, vocab, batch_size=4, max_length=48, seed=0, whole_word_masking=True,
+        max_predictions_per_seq=7, masked_lm_positions=True).take(3)]
+    for full, small in zip(first, compact):
+        assert small["masked_lm_positions"].shape == small["labels"].shape == (4, 7)
+        np.testing.assert_array_equal(full["input_ids"], small["input_ids"])
+        labels = full["labels"].numpy()
+        gathered = np.take_along_axis(labels, small["masked_lm_positions"].numpy(), axis=1)
+        used = small["labels"].numpy() != -100
+        np.testing.assert_array_equal(gathered[used], small["labels"].numpy()[used])
+        assert used.sum() == (labels != -100).sum()
 
 
 @needs_sample

@@ -129,3 +129,23 @@ def test_layer_matches_function_and_round_trips(vocab):
     ref = _mask(vocab, ids, mask, seed=(5, 6), whole_word_masking=True, max_predictions_per_seq=6)
     np.testing.assert_array_equal(out, ref[0])
     np.testing.assert_array_equal(labels, ref[1])
+
+
+def test_masked_positions_compacts_labels(vocab):
+    from keras_bert_suite.pretraining.masking import masked_positions
+
+    ids, mask = _sequences(vocab, batch=64, length=48)
+    _, labels = _mask(vocab, ids, mask, max_predictions_per_seq=7)
+    positions, compact = (t.numpy() for t in masked_positions(labels, max_predictions=7))
+    assert positions.shape == compact.shape == (64, 7)
+    for row in range(64):
+        where = np.flatnonzero(labels[row] != -100)
+        k = len(where)
+        np.testing.assert_array_equal(positions[row, :k], where)          # increasing order
+        np.testing.assert_array_equal(compact[row, :k], labels[row, where])
+        assert (positions[row, k:] == 0).all() and (compact[row, k:] == -100).all()
+    # more slots than positions: still well formed
+    p, c = masked_positions([[-100, 7, -100, 9]], max_predictions=6)
+    assert p.numpy().tolist() == [[1, 3, 0, 0, 0, 0]] and c.numpy().tolist() == [[7, 9, -100, -100, -100, -100]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_predictions=1"):
+        masked_positions([[-100, 7, -100, 9]], max_predictions=1)

@@ -175,7 +175,8 @@ def test_mlm_loss_falls(launched, tokens, tmp_path):  # `launched`: the subproce
                                                   max_position_embeddings=64))
     pt.compile_for_pretraining(model, pt.create_optimizer(3e-3, total_steps=60, warmup_steps=6))
     curve = pt.train(model, lambda skip: pt.pretraining_dataset(SAMPLE, tokenizer, vocab, batch_size=16,
-                                                                max_length=64, seed=0, skip_batches=skip),
+                                                                max_length=64, seed=0, skip_batches=skip,
+                                                                masked_lm_positions=True),
                      max_steps=60, backup_dir=str(tmp_path / "backup"), log_every=10,
                      log_dir=str(tmp_path / "logs"))
     mlm = [r["mlm_loss"] for r in curve.history]

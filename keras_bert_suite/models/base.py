@@ -42,6 +42,8 @@ class BertPreTrainedModel(keras.Model):
     base_model_prefix = "bert"
     #: names this model accepts beyond `MODEL_INPUTS` (labels of the heads).
     label_names = ()
+    #: inputs beyond `MODEL_INPUTS` that are not labels (e.g. `masked_lm_positions`).
+    extra_inputs = ()
     #: transformers names stored in checkpoints that are the same variable as another name here.
     tied_weights = {}
 
@@ -60,7 +62,7 @@ class BertPreTrainedModel(keras.Model):
         for key, value in kwargs.items():
             if value is not None:
                 args[key] = value
-        allowed = set(MODEL_INPUTS) | set(self.label_names)
+        allowed = set(MODEL_INPUTS) | set(self.label_names) | set(self.extra_inputs)
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected inputs {unknown}; it accepts {sorted(allowed)}")
@@ -71,7 +73,7 @@ class BertPreTrainedModel(keras.Model):
              head_mask=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
              past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
              return_dict=None, labels=None, next_sentence_label=None, start_positions=None, end_positions=None,
-             training=None):
+             masked_lm_positions=None, training=None):
         # Keras wants every call argument named in the signature; `_gather_inputs` checks which apply here.
         kwargs = dict(locals())
         for name in ("self", "inputs", "training", "__class__"):

@@ -3,12 +3,20 @@
 Labels: `labels` [batch, length] (token ids to predict, -100 elsewhere), `next_sentence_label` [batch]
 (0 = sentence B follows A, 1 = B is random). The MLM decoder shares the word-embedding matrix.
 
+`masked_lm_positions` (optional, int [batch, predictions], as in Google's original BERT): the MLM head runs
+only at those positions, so `prediction_logits` / `logits` are [batch, predictions, vocab] and `labels` are
+[batch, predictions] (-100 for unused slots). With 20 predictions in 128 tokens the vocabulary projection, the
+most expensive matmul of a pretraining step, shrinks 6.4x. `pretraining.masking.masked_positions` makes this layout from
+the [batch, length] one; the
+pretraining data pipeline gives it with `masked_lm_positions=True`.
+
 Example:
     >>> model = BertForMaskedLM.from_pretrained(folder)
     >>> model({"input_ids": ids, "labels": labels}).loss
 """
 
 import keras
+from keras import ops
 
 from keras_bert_suite import losses
 from keras_bert_suite.layers.backbone import BertBackbone
@@ -62,6 +70,15 @@ class _WithLMHead(BertPreTrainedModel):
     def get_output_embeddings(self):
         return self.predictions
 
+    def mlm_logits(self, sequence_output, masked_lm_positions=None):
+        """MLM logits at every position ([batch, length, vocab]) or at `masked_lm_positions` only
+        ([batch, predictions, vocab])."""
+        if masked_lm_positions is not None:
+            positions = ops.cast(masked_lm_positions, "int32")
+            sequence_output = ops.take_along_axis(sequence_output, positions[..., None], axis=1)
+        return self.predictions(sequence_output)
+
+
 
 def _body_outputs(outputs):
     return {"hidden_states": outputs.hidden_states, "attentions": outputs.attentions}
@@ -71,12 +88,13 @@ def _body_outputs(outputs):
 class BertForPreTraining(_WithLMHead):
     nsp_head = True
     label_names = ("labels", "next_sentence_label")
+    extra_inputs = ("masked_lm_positions",)
     prediction_keys = ("prediction_logits", "seq_relationship_logits")
 
-    def forward(self, training=None, labels=None, next_sentence_label=None, **inputs):
+    def forward(self, training=None, labels=None, next_sentence_label=None, masked_lm_positions=None, **inputs):
         body = self.bert(training=training, **inputs)
         out = BertForPreTrainingOutput(
-            prediction_logits=self.predictions(body.last_hidden_state),
+            prediction_logits=self.mlm_logits(body.last_hidden_state, masked_lm_positions),
             seq_relationship_logits=self.seq_relationship(body.pooler_output),
             **_body_outputs(body),
         )
@@ -94,10 +112,12 @@ class BertForPreTraining(_WithLMHead):
 class BertForMaskedLM(_WithLMHead):
     add_pooling_layer = False
     label_names = ("labels",)
+    extra_inputs = ("masked_lm_positions",)
 
-    def forward(self, training=None, labels=None, **inputs):
+    def forward(self, training=None, labels=None, masked_lm_positions=None, **inputs):
         body = self.bert(training=training, **inputs)
-        out = MaskedLMOutput(logits=self.predictions(body.last_hidden_state), **_body_outputs(body))
+        out = MaskedLMOutput(logits=self.mlm_logits(body.last_hidden_state, masked_lm_positions),
+                             **_body_outputs(body))
         if labels is not None:
             out.loss = self.head_loss(out, {"labels": labels})
         return out

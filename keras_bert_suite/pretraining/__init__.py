@@ -20,7 +20,7 @@ from keras_bert_suite.pretraining.data import (
     tokenize_documents,
     wordpiece_tokenizer,
 )
-from keras_bert_suite.pretraining.masking import MaskedLMMasker, continuation_table, mask_tokens
+from keras_bert_suite.pretraining.masking import MaskedLMMasker, continuation_table, mask_tokens, masked_positions
 from keras_bert_suite.pretraining.optimization import WarmupLinearDecay, create_optimizer
 from keras_bert_suite.pretraining.training import (
     LossCurve,
@@ -34,6 +34,6 @@ from keras_bert_suite.pretraining.training import (
 __all__ = [
     "LossCurve", "MaskedLMLoss", "MaskedLMMasker", "Vocabulary", "WarmupLinearDecay", "as_tokenize_fn",
     "compile_for_pretraining", "continuation_table", "create_optimizer", "features_and_targets", "mask_tokens",
-    "pretraining_dataset", "reduced_vocabulary", "restored_step", "sentence_pairs", "split_documents",
-    "tokenize_documents", "train", "wordpiece_tokenizer",
+    "masked_positions", "pretraining_dataset", "reduced_vocabulary", "restored_step", "sentence_pairs",
+    "split_documents", "tokenize_documents", "train", "wordpiece_tokenizer",
 ]

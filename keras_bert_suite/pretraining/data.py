@@ -32,7 +32,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.pretraining.masking import continuation_table, mask_tokens
+from keras_bert_suite.pretraining.masking import continuation_table, mask_tokens, masked_positions
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -299,7 +299,7 @@ def shard_pairs(path, epoch, shard, tokenize, vocabulary, *, seed, max_length, o
 def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=128, max_predictions_per_seq=20,
                         masked_lm_prob=0.15, whole_word_masking=False, short_seq_prob=0.1, nsp_prob=0.5,
                         random_truncation=True, one_document_per_line=False, seed=0, num_epochs=None,
-                        skip_batches=0):
+                        skip_batches=0, masked_lm_positions=False):
     """Batches for `BertForPreTraining` from text files (see the module docstring).
 
     Args:
@@ -310,6 +310,9 @@ def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=
         batch_size: the global batch size (batches are dropped when incomplete, so shapes are static).
         num_epochs: passes over the files (None: forever).
         skip_batches: start at this batch of the stream (the batches before are made and dropped).
+        masked_lm_positions: also give `masked_lm_positions` [batch, max_predictions_per_seq] and make
+            `labels` [batch, max_predictions_per_seq] (see `masking.masked_positions`): the model then computes
+            MLM logits at the predicted positions only, much cheaper than at every position.
 
     Returns:
         A `tf.data.Dataset` of dicts (input_ids, attention_mask, token_type_ids, labels: [batch, max_length],
@@ -340,13 +343,16 @@ def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=
             masked_lm_prob=masked_lm_prob, max_predictions_per_seq=max_predictions_per_seq,
             attention_mask=batch["attention_mask"],
         )
-        return {
+        out = {
             "input_ids": masked,
             "attention_mask": batch["attention_mask"],
             "token_type_ids": batch["token_type_ids"],
             "labels": labels,
             "next_sentence_label": batch["next_sentence_label"],
         }
+        if masked_lm_positions:
+            out["masked_lm_positions"], out["labels"] = masked_positions(labels, max_predictions_per_seq)
+        return out
 
     ds = epochs.flat_map(epoch_files)
     ds = ds.map(pairs)

@@ -151,6 +151,34 @@ def mask_tokens(
     return masked, labels
 
 
+
+def masked_positions(labels, max_predictions):
+    """[batch, length] MLM labels (-100: not predicted) -> (`masked_lm_positions`, compact labels), both
+    int32 [batch, max_predictions]: the predicted positions in increasing order, then position 0 with label
+    -100 in the unused slots. Raises if a row predicts more than `max_predictions` tokens.
+
+    Example:
+        >>> positions, labels = masked_positions([[-100, 7, -100, 9]], max_predictions=3)
+        >>> positions.numpy().tolist(), labels.numpy().tolist()
+        ([[1, 3, 0]], [[7, 9, -100]])
+    """
+    labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
+    length = tf.shape(labels)[1]
+    valid = tf.not_equal(labels, IGNORE_INDEX)
+    count = tf.reduce_max(tf.reduce_sum(tf.cast(valid, tf.int32), axis=1))
+    check = tf.debugging.assert_less_equal(
+        count, max_predictions,
+        message=f"a row has more predicted tokens than max_predictions={max_predictions}")
+    with tf.control_dependencies([check]):
+        index = tf.range(length)[None, :]
+        order = tf.argsort(tf.where(valid, index, index + length), axis=1, stable=True)
+    order = tf.pad(order, [[0, 0], [0, tf.maximum(max_predictions - length, 0)]])[:, :max_predictions]
+    used = tf.gather(valid, order, batch_dims=1) & (tf.range(max_predictions)[None, :] < length)
+    positions = tf.where(used, order, 0)
+    compact = tf.where(used, tf.gather(labels, order, batch_dims=1), IGNORE_INDEX)
+    return positions, compact
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class MaskedLMMasker(keras.layers.Layer):
     """`mask_tokens` as a Keras layer, for masking inside a model or a `tf.data` map.

@@ -38,7 +38,8 @@ FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 class MaskedLMLoss(keras.losses.Loss):
     """Cross-entropy over tokens whose label is not -100, averaged over all such tokens of the global batch.
 
-    y_true: [batch, length] ids (-100: not predicted); y_pred: [batch, length, vocab] logits.
+    y_true: [batch, length] ids (-100: not predicted); y_pred: [batch, length, vocab] logits (or
+    [batch, predictions] and [batch, predictions, vocab] with `masked_lm_positions`).
     """
 
     def __init__(self, name="mlm", reduction="sum", dtype=None):
@@ -72,8 +73,9 @@ def compile_for_pretraining(model, optimizer, **compile_kwargs):
 
 def features_and_targets(example):
     """A pipeline dict -> (features, (labels, next_sentence_label)) for a model compiled with
-    `compile_for_pretraining`."""
-    return {k: example[k] for k in FEATURES}, (example["labels"], example["next_sentence_label"])
+    `compile_for_pretraining`; `masked_lm_positions`, when the pipeline gives them, go with the features."""
+    features = {k: example[k] for k in FEATURES + ("masked_lm_positions",) if k in example}
+    return features, (example["labels"], example["next_sentence_label"])
 
 
 class LossCurve(keras.callbacks.Callback):

@@ -1,8 +1,12 @@
 """Pretraining step throughput (tokens/second: batch x length / seconds per step): a full MLM + NSP training step
 (forward, backward, AdamW update, XLA) of our BertForPreTraining against transformers 4.x TFBertForPreTraining
 (tf-keras), and KerasHub's BertMaskedLM (MLM only) when keras-hub can be imported. Same random-weight shapes and
-the same masked batch (15% of positions, at most `--max-predictions`); each measurement in its own process,
+the same masked batch (`--max-predictions` positions per sequence); each measurement in its own process,
 peers interleaved over rounds, medians reported.
+
+`ours-xla` feeds `masked_lm_positions` (the pipeline's `masked_lm_positions=True`: MLM logits at the predicted
+positions only, as Google's BERT and KerasHub compute them); `ours-xla-every-position` uses transformers'
+layout (logits at every position, labels -100 where not predicted), the layout transformers TF has to use.
 
 KerasHub is imported from `--keras-hub-path` (a folder made with `pip install --no-deps --target DIR keras-hub`,
 which leaves tensorflow and keras as they are) or from the environment.
@@ -18,7 +22,7 @@ import sys
 
 from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
 
-PEERS = ("ours-xla", "hf-tf-xla", "kerashub-xla")
+PEERS = ("ours-xla", "ours-xla-every-position", "hf-tf-xla", "kerashub-xla")
 
 
 def _batch(batch, length, max_predictions, vocab=30522, seed=0):
@@ -42,7 +46,7 @@ def _batch(batch, length, max_predictions, vocab=30522, seed=0):
 def worker(impl, shape, batch, length, max_predictions, steps):
     b = _batch(batch, length, max_predictions)
     c = SHAPES[shape]
-    if impl == "ours-xla":
+    if impl.startswith("ours-xla"):
         import keras
 
         import keras_bert_suite as kbs
@@ -51,7 +55,10 @@ def worker(impl, shape, batch, length, max_predictions, steps):
         model = kbs.BertForPreTraining(kbs.BertConfig(vocab_size=30522, **c))
         pt.compile_for_pretraining(model, keras.optimizers.AdamW(1e-4), jit_compile=True)
         x = {"input_ids": b["ids"], "attention_mask": b["mask"], "token_type_ids": b["types"]}
-        step = lambda: model.train_on_batch(x, (b["labels"], b["nsp"]))  # noqa: E731
+        labels = b["labels"]
+        if impl == "ours-xla":
+            x["masked_lm_positions"], labels = b["positions"], b["targets"]
+        step = lambda: model.train_on_batch(x, (labels, b["nsp"]))  # noqa: E731
     elif impl == "hf-tf-xla":
         import tf_keras
         import transformers
