@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.export import postprocess
+from keras_bert_suite.export.length_sorted import run_by_length
 from keras_bert_suite.export.windows import qa_features
 
 TASKS = (
@@ -46,7 +47,7 @@ def task_of(model, task=None):
 @dataclasses.dataclass
 class ExportOptions:
     max_length: int = 128
-    pad_to_multiple_of: int = 16
+    pad_to_multiple_of: int = 8  # padded lengths (of the batch and of each chunk) are multiples of this
     top_k: int = 5
     doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
     max_question_tokens: int = 64
@@ -55,6 +56,7 @@ class ExportOptions:
     max_new_tokens: int = 20
     do_sample: bool = False
     jit_compile: bool = True
+    chunk_size: int = 8  # rows per model call, sorted by length (see length_sorted.py); 0: the whole batch
 
 
 def _strings(name, rank=1):
@@ -86,10 +88,18 @@ class _Builder:
         self.tokenizers.append(tok)
         return tok
 
-    def encode(self, text, text_pair=None):
+    def encode(self, text, text_pair=None, token_keys=()):
+        """Tokenize and run the model; `token_keys`: the outputs with a sequence axis."""
         enc = self.tokenizer(text, text_pair)
-        out = self.run(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
-        return enc, out
+        return enc, self.run_features(enc, token_keys)
+
+    def run_features(self, features, token_keys=()):
+        inputs = [features[k] for k in ("input_ids", "attention_mask", "token_type_ids")]
+        o = self.options
+        if not o.chunk_size:
+            return self.run(*inputs)
+        return run_by_length(self.run, *inputs, chunk_size=o.chunk_size, multiple=o.pad_to_multiple_of or 1,
+                             token_keys=token_keys)
 
     # ----- one method per task -----
     def sequence_classification(self):
@@ -124,7 +134,7 @@ class _Builder:
 
         @tf.function(input_signature=[_strings("text")])
         def tag(text):
-            enc, out = self.encode(text)
+            enc, out = self.encode(text, token_keys=("logits",))
             probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
             real = tf.logical_and(tf.equal(enc["attention_mask"], 1), tf.equal(enc["special_tokens_mask"], 0))
             result = postprocess.aggregate_entities(text, probs, enc["input_ids"], enc["offset_mapping"], real,
@@ -146,7 +156,7 @@ class _Builder:
             feats = qa_features(self.tokenizer, question, context, max_length=o.max_length,
                                 doc_stride=stride, max_question_tokens=o.max_question_tokens,
                                 pad_to_multiple_of=o.pad_to_multiple_of)
-            out = self.run(feats["input_ids"], feats["attention_mask"], feats["token_type_ids"])
+            out = self.run_features(feats, token_keys=("start_logits", "end_logits"))
             found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context, o.max_answer_tokens)
             return {k: found[k] for k in ("answer", "start", "end", "score")}
 
@@ -158,7 +168,7 @@ class _Builder:
 
         @tf.function(input_signature=[_strings("text")])
         def fill(text):
-            enc, out = self.encode(text)
+            enc, out = self.encode(text, token_keys=(logits_key,))
             return postprocess.top_k_masks(out[logits_key], enc["input_ids"], mask_id, self.vocab, self.options.top_k)
 
         return [("serving_default", fill)]
@@ -190,7 +200,7 @@ class _Builder:
 
         @tf.function(input_signature=[_strings("text")])
         def embed(text):
-            enc, out = self.encode(text)
+            enc, out = self.encode(text, token_keys=("last_hidden_state",))
             mask = tf.cast(enc["attention_mask"], tf.float32)[..., None]
             hidden = tf.cast(out["last_hidden_state"], tf.float32)
             pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)

@@ -1,6 +1,7 @@
 """End to end, raw text to answer: sentence classification of real sentences of natural lengths (GLUE SST-2 dev)
 with the MiniLM checkpoint's shape. Ours: the exported raw-text SavedModel (`serving_default`; in-graph tokenizer,
-length-bucketed padding, XLA encoder). Peers: transformers' Rust tokenizer + PyTorch; transformers 4.x Rust
+rows sorted by length and run 8 at a time, each chunk padded to its longest row rounded to 8, XLA encoder;
+`-whole-batch`: the batch padded to its longest row in one call). Peers: transformers' Rust tokenizer + PyTorch; transformers 4.x Rust
 tokenizer + TFBertForSequenceClassification (XLA); KerasHub's preprocessor + BertTextClassifier (XLA).
 
 Every implementation classifies the same sentences in batches of `--batch`; sentences/second, medians over
@@ -15,7 +16,8 @@ import os
 
 from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
-IMPLS = ("ours-savedmodel", "ours-savedmodel-no-xla", "ours-savedmodel-bf16", "torch+rust-tokenizer",
+IMPLS = ("ours-savedmodel", "ours-savedmodel-whole-batch", "ours-savedmodel-no-xla", "ours-savedmodel-bf16",
+         "torch+rust-tokenizer",
          "hf-tf-xla+rust-tokenizer", "kerashub-xla")
 MODULE = "tools.bench.serving"
 MAX_LENGTH = 128
@@ -52,8 +54,9 @@ def worker(impl, n, batch, repeats):
 
         model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
         path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
-                                  max_length=MAX_LENGTH, jit_compile=impl == "ours-savedmodel",
-                                  compute_dtype="bfloat16" if impl.endswith("bf16") else "float32")
+                                  max_length=MAX_LENGTH, jit_compile=impl in ("ours-savedmodel", "ours-savedmodel-whole-batch"),
+                                  compute_dtype="bfloat16" if impl.endswith("bf16") else "float32",
+                                  chunk_size=0 if impl.endswith("whole-batch") else 8)
         fn_ = tf.saved_model.load(path).signatures["serving_default"]
         tensors = [tf.constant(c) for c in chunks]
 

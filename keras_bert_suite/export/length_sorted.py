@@ -1,0 +1,76 @@
+"""Run a model on a padded batch sorted by length, in chunks padded only to their own longest sequence.
+
+Real requests mix short and long texts: padding a whole batch to its longest text makes most rows pay for
+tokens they do not have (attention pays twice: its cost grows with the square of the length). Sorting the
+rows by length and running them `chunk_size` at a time, each chunk cut to its longest row (rounded up to
+`multiple`), spends compute on real tokens. The outputs are put back in the request's order and, for
+per-token outputs, padded back to the batch's length, so callers see what one call on the whole batch gives.
+
+With an XLA-compiled `run`, chunks also bound the shapes XLA compiles for: at most `chunk_size` rows by
+`max_length / multiple` lengths, whatever the size of the request.
+
+Example:
+    >>> out = run_by_length(run, ids, mask, types, chunk_size=8, multiple=16, token_keys=("logits",))
+    >>> out["logits"].shape      # as run(ids, mask, types)["logits"]
+"""
+
+import tensorflow as tf
+
+
+def _chunk(inputs, lengths, start, chunk_size, multiple):
+    n, full = tf.shape(inputs[0])[0], tf.shape(inputs[0])[1]
+    end = tf.minimum(start + chunk_size, n)
+    longest = tf.reduce_max(tf.concat([lengths[start:end], [1]], axis=0))
+    cut = tf.minimum((longest + multiple - 1) // multiple * multiple, full)
+    return [t[start:end, :cut] for t in inputs], cut
+
+
+def _pad_tokens(out, token_keys, cut, full):
+    padded = {}
+    for key, value in out.items():
+        if key in token_keys:
+            pad = [[0, 0], [0, full - cut]] + [[0, 0]] * (value.shape.rank - 2)
+            value = tf.pad(value, pad)
+        padded[key] = value
+    return padded
+
+
+def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=8, multiple=16, token_keys=()):
+    """`run(input_ids, attention_mask, token_type_ids) -> dict of tensors`, computed chunk by chunk.
+
+    Args:
+        run: the model function; every output has the batch as axis 0, and the outputs named in
+            `token_keys` have the sequence as axis 1.
+        input_ids, attention_mask, token_type_ids: int [batch, length] (padding has attention_mask 0).
+        chunk_size: rows per call of `run`.
+        multiple: each chunk's length is rounded up to a multiple of this (fewer shapes to compile).
+        token_keys: outputs with a sequence axis; they are padded back to `length` with zeros.
+
+    Returns:
+        The dict `run` returns, rows in the input's order.
+    """
+    lengths = tf.reduce_sum(tf.cast(attention_mask, tf.int32), axis=1)
+    order = tf.argsort(lengths, stable=True)
+    inputs = [tf.gather(t, order) for t in (input_ids, attention_mask, token_type_ids)]
+    lengths = tf.gather(lengths, order)
+    n, full = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
+    num_chunks = (n + chunk_size - 1) // chunk_size
+
+    # The first chunk runs outside the loop: it gives the outputs' names and dtypes.
+    first, cut = _chunk(inputs, lengths, 0, chunk_size, multiple)
+    out = _pad_tokens(run(*first), token_keys, cut, full)
+    arrays = {k: tf.TensorArray(v.dtype, size=tf.maximum(num_chunks, 1), infer_shape=False).write(0, v) for k, v in out.items()}
+
+    def body(i, arrays):
+        chunk, cut = _chunk(inputs, lengths, i * chunk_size, chunk_size, multiple)
+        result = _pad_tokens(run(*chunk), token_keys, cut, full)
+        return i + 1, {k: arrays[k].write(i, result[k]) for k in arrays}
+
+    _, arrays = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(1), arrays))
+    inverse = tf.math.invert_permutation(order)
+    merged = {}
+    for key, array in arrays.items():
+        value = array.concat()
+        value.set_shape([None] + out[key].shape[1:].as_list())
+        merged[key] = tf.gather(value, inverse)
+    return merged
