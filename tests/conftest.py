@@ -68,6 +68,13 @@ def batch(seed=0, batch_size=3, length=9, vocab=99, pad_row=True):
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
+def sst2_sentences(n=8):
+    """The first `n` sentences of the SST-2 dev set in ../shared/data (real text of natural lengths)."""
+    with open(os.path.join(SHARED_DATA, "sst2", "dev.tsv"), encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t")[0] for line in f][1:]
+    return rows[:n]
+
+
 def max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
 

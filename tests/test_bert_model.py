@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from conftest import batch, max_diff, torch_reference, torch_run
+from conftest import batch, max_diff, sst2_sentences, torch_reference, torch_run
 from keras_bert_suite import BertConfig, BertModel
 from keras_bert_suite.checkpoints.mapping import WeightShapeError
 
@@ -153,7 +153,7 @@ def test_real_minilm_parity(minilm):
     import transformers
 
 
-    sentences = _real_sentences()
+    sentences = sst2_sentences()
     tok = transformers.BertTokenizer.from_pretrained(minilm)
     enc = tok(sentences, padding=True, return_tensors="np")
     ref = transformers.BertModel.from_pretrained(minilm, attn_implementation="eager").eval()
@@ -166,12 +166,3 @@ def test_real_minilm_parity(minilm):
     assert max_diff(got.pooler_output, want.pooler_output) < 1e-4
 
 
-def _real_sentences(n=8):
-    import os
-
-    from conftest import SHARED_DATA
-
-    path = os.path.join(SHARED_DATA, "sst2", "dev.tsv")
-    with open(path, encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t")[0] for line in f][1:]
-    return rows[:n]

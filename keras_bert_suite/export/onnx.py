@@ -4,9 +4,16 @@ The graph takes token ids (`input_ids`, `attention_mask`, `token_type_ids`: int3
 multiple choice: [batch, choices, length]) and returns the model's output tensors by name (`logits`,
 `start_logits`, `last_hidden_state`, ...). Tokenization stays outside: use the tokenizers of this package.
 
+`quantize="int8"` stores the weights of the matrix products as int8, one scale per output channel, and
+quantizes their activations per call (onnxruntime's dynamic quantization); the embedding tables stay float32.
+Tolerance, checked by the tests on the real MiniLM checkpoint and 64 SST-2 sentences: the cosine similarity of
+mean-pooled sentence embeddings to the float32 model's is at least 0.99 on average and 0.98 for every sentence
+(one scale per whole matrix instead gives 0.96 and 0.93).
+
 Example:
     >>> export_onnx(model, "model.onnx")
     >>> onnxruntime.InferenceSession("model.onnx").run(None, {"input_ids": ids, ...})
+    >>> export_onnx(model, "model-int8.onnx", quantize="int8")
 """
 
 import os
@@ -51,8 +58,22 @@ def serving_function(model):
     return run, names
 
 
-def export_onnx(model, path, opset=17):
-    """Write `model` as an ONNX file at `path` (atomically) and return the path."""
+QUANTIZATIONS = (None, "int8")
+
+
+def _quantize_int8(source, target):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+
+
+def export_onnx(model, path, opset=17, quantize=None):
+    """Write `model` as an ONNX file at `path` (atomically) and return the path.
+
+    `quantize`: None (float32) or "int8" (dynamic quantization of the matrix products, see above).
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantize={quantize!r}; choose one of {QUANTIZATIONS}")
     try:
         import tf2onnx
     except ImportError:
@@ -60,8 +81,15 @@ def export_onnx(model, path, opset=17):
     run, names = serving_function(model)
     path = os.fspath(path)
     with atomic_path(path) as tmp:
-        tf2onnx.convert.from_function(
-            run, input_signature=run.input_signature, opset=opset, output_path=tmp,
-            outputs_as_nchw=None,
-        )
+        float_path = tmp + ".float32" if quantize else tmp
+        try:
+            tf2onnx.convert.from_function(
+                run, input_signature=run.input_signature, opset=opset, output_path=float_path,
+                outputs_as_nchw=None,
+            )
+            if quantize == "int8":
+                _quantize_int8(float_path, tmp)
+        finally:
+            if quantize and os.path.exists(float_path):
+                os.remove(float_path)
     return path

@@ -14,8 +14,9 @@ import os
 from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
 IMPLS = ("ours-eager", "ours-function", "ours-xla", "kerashub-xla", "hf-tf-xla", "torch", "onnxruntime")
-#: options measured on request (--impls): bfloat16 compute (float32 weights), in a tf.function or under XLA.
-OPTIONS = ("ours-bf16", "ours-bf16-xla")
+#: options measured on request (--impls): bfloat16 compute (float32 weights), in a tf.function or under XLA;
+#: onnxruntime on the int8 export (`export_onnx(..., quantize="int8")`).
+OPTIONS = ("ours-bf16", "ours-bf16-xla", "onnxruntime-int8")
 MODULE = "tools.bench.encoder"
 
 
@@ -33,7 +34,7 @@ def _hf_config(shape):
 
 def worker(impl, shape, batch, length, repeats):
     ids, mask, types = _inputs(batch, length)
-    if impl.startswith("ours") or impl == "onnxruntime":
+    if impl.startswith("ours") or impl.startswith("onnxruntime"):
         import tensorflow as tf
 
         import keras
@@ -47,14 +48,15 @@ def worker(impl, shape, batch, length, repeats):
                   "token_type_ids": tf.constant(types)}
         if impl == "ours-eager":
             fn = lambda: model(inputs).last_hidden_state.numpy()  # noqa: E731
-        elif impl == "onnxruntime":
+        elif impl.startswith("onnxruntime"):
             import tempfile
 
             import onnxruntime as ort
 
             from keras_bert_suite.export import export_onnx
 
-            path = export_onnx(model, os.path.join(tempfile.mkdtemp(), "bert.onnx"))
+            path = export_onnx(model, os.path.join(tempfile.mkdtemp(), "bert.onnx"),
+                               quantize="int8" if impl.endswith("int8") else None)
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count()
             session = ort.InferenceSession(path, options)
