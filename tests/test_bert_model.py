@@ -166,3 +166,43 @@ def test_real_minilm_parity(minilm):
     assert max_diff(got.pooler_output, want.pooler_output) < 1e-4
 
 
+
+
+@pytest.mark.parametrize("case", ["absolute", "relative_key", "hidden_states", "padded"])
+def test_output_positions_are_rows_of_the_full_result(case):
+    """`output_positions`: the last layer computes only those rows (or, where it cannot, every row is
+    computed and the rows picked): either way the rows of the full result, and the same gradients."""
+    from conftest import TINY
+    from keras_bert_suite.layers.backbone import BertBackbone
+
+    keras.utils.set_random_seed(0)
+    config = BertConfig(**TINY, position_embedding_type="relative_key" if case == "relative_key" else "absolute")
+    backbone = BertBackbone(config)
+    inputs = {k: tf.constant(v) for k, v in batch(batch_size=3, length=9).items()}
+    if case != "padded":
+        inputs["attention_mask"] = tf.ones_like(inputs["attention_mask"])
+    positions = tf.constant([[0, 2, 5], [0, 8, 1], [0, 0, 3]])
+    extra = {"output_hidden_states": True} if case == "hidden_states" else {}
+
+    def run(**kw):
+        with tf.GradientTape() as tape:
+            out = backbone(**inputs, **extra, **kw)
+            loss = tf.reduce_sum(out.last_hidden_state ** 2) + tf.reduce_sum(out.pooler_output)
+        return out, tape.gradient(loss, backbone.trainable_variables)
+
+    full, _ = run()
+    rows = tf.gather(full.last_hidden_state, positions, batch_dims=1)
+    some, grads = run(output_positions=positions)
+    assert some.last_hidden_state.shape == (3, 3, 32)
+    assert max_diff(some.last_hidden_state, rows) < 1e-5
+    assert max_diff(some.pooler_output, full.pooler_output) < 1e-5
+    with tf.GradientTape() as tape:
+        out = backbone(**inputs, **extra)
+        loss = (tf.reduce_sum(tf.gather(out.last_hidden_state, positions, batch_dims=1) ** 2)
+                + tf.reduce_sum(out.pooler_output))
+    want = tape.gradient(loss, backbone.trainable_variables)
+    for g, w, v in zip(grads, want, backbone.trainable_variables):
+        assert (g is None) == (w is None), v.path
+        if g is not None:
+            g, w = tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(w).numpy()
+            assert max_diff(g, w) < 1e-5 * max(1.0, float(np.abs(w).max())) * 10, v.path

@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from keras_bert_suite.config import BertConfig
+from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import collect
 
 
@@ -44,7 +45,7 @@ class BertSelfAttention(keras.layers.Layer):
         self.query = _dense(c, c.hidden_size, "query", self.dtype_policy)
         self.key = _dense(c, c.hidden_size, "key", self.dtype_policy)
         self.value = _dense(c, c.hidden_size, "value", self.dtype_policy)
-        self.dropout = keras.layers.Dropout(c.attention_probs_dropout_prob)
+        self.dropout = BertDropout(c.attention_probs_dropout_prob)
         self.position_embedding_type = c.position_embedding_type
         self.distance_embedding = None
         if self.position_embedding_type in ("relative_key", "relative_key_query"):
@@ -70,13 +71,21 @@ class BertSelfAttention(keras.layers.Layer):
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
-             past_key_value=None, training=None):
+             past_key_value=None, key_value_states=None, training=None):
+        """`key_value_states`: self-attention over these [batch, k_len, hidden] states for queries from
+        `hidden_states` (a subset of their rows; absolute positions only)."""
+        if key_value_states is not None and self.distance_embedding is not None:
+            raise ValueError("key_value_states needs absolute position embeddings: relative ones depend on "
+                             "where each query sits")
         batch = ops.shape(hidden_states)[0]
         query = self._split_heads(self.query(hidden_states), batch)
         if self.is_cross_attention and past_key_value is not None:
             key, value = past_key_value
         else:
-            source = encoder_hidden_states if self.is_cross_attention else hidden_states
+            if self.is_cross_attention:
+                source = encoder_hidden_states
+            else:
+                source = hidden_states if key_value_states is None else key_value_states
             key = self._split_heads(self.key(source), batch)
             value = self._split_heads(self.value(source), batch)
             if past_key_value is not None:
@@ -140,7 +149,7 @@ class BertAttention(keras.layers.Layer):
         c = self.config
         self.self_attention = BertSelfAttention(c, is_cross_attention, name="self", dtype=self.dtype_policy)
         self.output_dense = _dense(c, c.hidden_size, "dense", self.dtype_policy)
-        self.output_dropout = keras.layers.Dropout(c.hidden_dropout_prob)
+        self.output_dropout = BertDropout(c.hidden_dropout_prob)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy
         )
@@ -153,13 +162,20 @@ class BertAttention(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
-             past_key_value=None, training=None):
+             past_key_value=None, query_positions=None, training=None):
+        """`query_positions` (int [batch, n], self-attention only): compute the output at those rows only
+        ([batch, n, hidden]); keys and values still cover every row."""
+        key_value_states = None
+        if query_positions is not None:
+            key_value_states = hidden_states
+            hidden_states = ops.take_along_axis(hidden_states, ops.cast(query_positions, "int32")[..., None], axis=1)
         context, probs, present = self.self_attention(
             hidden_states,
             attention_mask=attention_mask,
             head_mask=head_mask,
             encoder_hidden_states=encoder_hidden_states,
             past_key_value=past_key_value,
+            key_value_states=key_value_states,
             training=training,
         )
         out = self.output_dropout(self.output_dense(context), training=training)

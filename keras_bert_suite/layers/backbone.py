@@ -64,7 +64,12 @@ class BertBackbone(keras.layers.Layer):
 
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
              inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, past_key_values=None,
-             use_cache=None, output_attentions=None, output_hidden_states=None, training=None):
+             use_cache=None, output_attentions=None, output_hidden_states=None, output_positions=None,
+             training=None):
+        """`output_positions` (int [batch, n]): `last_hidden_state` holds those rows only ([batch, n, hidden];
+        the pooler reads row 0 of it). For a bidirectional encoder with absolute positions, no cache and no
+        per-layer outputs asked for, the last layer computes those rows only; otherwise every row is computed
+        and the rows are picked."""
         c = self.config
         if input_ids is not None and inputs_embeds is not None:
             raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
@@ -96,8 +101,13 @@ class BertBackbone(keras.layers.Layer):
                 encoder_attention_mask = ops.ones(ops.shape(encoder_hidden_states)[:2], dtype="int32")
             encoder_mask = expand_mask(encoder_attention_mask)
 
+        select_in_encoder = output_positions is not None and not (
+            output_hidden_states or output_attentions or c.is_decoder or past_key_values is not None
+            or encoder_hidden_states is not None or c.position_embedding_type != "absolute"
+        )
         out = self.encoder(
             embeddings,
+            output_positions=output_positions if select_in_encoder else None,
             attention_mask=mask,
             head_mask=self._head_masks(head_mask),
             encoder_hidden_states=encoder_hidden_states,
@@ -109,6 +119,8 @@ class BertBackbone(keras.layers.Layer):
             training=training,
         )
         sequence = out["last_hidden_state"]
+        if output_positions is not None and not select_in_encoder:
+            sequence = ops.take_along_axis(sequence, _as_int32(output_positions)[..., None], axis=1)
         return BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence,
             pooler_output=self.pooler(sequence) if self.pooler is not None else None,

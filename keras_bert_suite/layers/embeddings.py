@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from keras_bert_suite.config import BertConfig
+from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import collect
 
 
@@ -40,7 +41,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy
         )
-        self.dropout = keras.layers.Dropout(c.hidden_dropout_prob)
+        self.dropout = BertDropout(c.hidden_dropout_prob)
 
     def build(self, input_shape=None):
         for layer in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):

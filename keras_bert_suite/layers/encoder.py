@@ -2,6 +2,9 @@
 
 Takes [batch, length, hidden] embeddings and returns a dict with `last_hidden_state`, and when asked
 `hidden_states` (embeddings + each layer's output), `attentions`, `cross_attentions`, `past_key_values`.
+With `output_positions` (int [batch, n]) the last layer computes its output at those rows only, so
+`last_hidden_state` is [batch, n, hidden]: the rows of the full result, for less work when only a few
+positions are read (the masked tokens in pretraining).
 
 Example:
     >>> encoder = BertEncoder(config)
@@ -34,7 +37,7 @@ class BertEncoder(keras.layers.Layer):
 
     def call(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
              encoder_attention_mask=None, past_key_values=None, use_cache=False, output_attentions=False,
-             output_hidden_states=False, training=None):
+             output_hidden_states=False, output_positions=None, training=None):
         all_hidden = [hidden_states] if output_hidden_states else None
         all_attn = [] if output_attentions else None
         all_cross = [] if output_attentions and encoder_hidden_states is not None else None
@@ -47,6 +50,7 @@ class BertEncoder(keras.layers.Layer):
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=encoder_attention_mask,
                 past_key_value=None if past_key_values is None else past_key_values[i],
+                query_positions=output_positions if i == len(self.layers) - 1 else None,
                 training=training,
             )
             hidden_states = out["hidden_states"]

@@ -17,6 +17,7 @@ from keras import ops
 from keras_bert_suite.activations import get_activation
 from keras_bert_suite.config import BertConfig
 from keras_bert_suite.layers.attention import _dense
+from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import HFWeight, collect
 
 
@@ -81,7 +82,7 @@ class BertDenseHead(keras.layers.Layer):
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         self.units = units
         self.dropout_rate = dropout
-        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.dropout = BertDropout(dropout) if dropout else None
         self.dense = _dense(self.config, units, "dense", self.dtype_policy)
 
     def build(self, input_shape=None):

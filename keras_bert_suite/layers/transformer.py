@@ -14,6 +14,7 @@ import keras
 from keras_bert_suite.activations import get_activation
 from keras_bert_suite.config import BertConfig
 from keras_bert_suite.layers.attention import BertAttention, _dense
+from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import collect
 
 
@@ -33,7 +34,7 @@ class BertLayer(keras.layers.Layer):
         self.intermediate_dense = _dense(c, c.intermediate_size, "intermediate_dense", self.dtype_policy)
         self.activation = get_activation(c.hidden_act)
         self.output_dense = _dense(c, c.hidden_size, "output_dense", self.dtype_policy)
-        self.output_dropout = keras.layers.Dropout(c.hidden_dropout_prob)
+        self.output_dropout = BertDropout(c.hidden_dropout_prob)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="output_LayerNorm", dtype=self.dtype_policy
         )
@@ -49,13 +50,14 @@ class BertLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
-             encoder_attention_mask=None, past_key_value=None, training=None):
+             encoder_attention_mask=None, past_key_value=None, query_positions=None, training=None):
         """Returns a dict: `hidden_states`, `attentions`, `cross_attentions` (or None), `present` (a tuple of
-        self-attention key/value and, with cross-attention, its key/value)."""
+        self-attention key/value and, with cross-attention, its key/value). With `query_positions` (int
+        [batch, n]) `hidden_states` are computed at those rows only: [batch, n, hidden]."""
         self_past = past_key_value[:2] if past_key_value is not None else None
         hidden, probs, present = self.attention(
             hidden_states, attention_mask=attention_mask, head_mask=head_mask, past_key_value=self_past,
-            training=training,
+            query_positions=query_positions, training=training,
         )
         cross_probs = None
         if self.crossattention is not None and encoder_hidden_states is not None:

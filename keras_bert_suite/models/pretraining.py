@@ -3,12 +3,12 @@
 Labels: `labels` [batch, length] (token ids to predict, -100 elsewhere), `next_sentence_label` [batch]
 (0 = sentence B follows A, 1 = B is random). The MLM decoder shares the word-embedding matrix.
 
-`masked_lm_positions` (optional, int [batch, predictions], as in Google's original BERT): the MLM head runs
-only at those positions, so `prediction_logits` / `logits` are [batch, predictions, vocab] and `labels` are
-[batch, predictions] (-100 for unused slots). With 20 predictions in 128 tokens the vocabulary projection, the
-most expensive matmul of a pretraining step, shrinks 6.4x. `pretraining.masking.masked_positions` makes this layout from
-the [batch, length] one; the
-pretraining data pipeline gives it with `masked_lm_positions=True`.
+`masked_lm_positions` (optional, int [batch, predictions], as in Google's original BERT): the last encoder
+layer and the MLM head run only at those positions (and at [CLS] for NSP), so `prediction_logits` / `logits`
+are [batch, predictions, vocab] and `labels` are [batch, predictions] (-100 for unused slots). With 20
+predictions in 128 tokens the vocabulary projection shrinks 6.4x, and the last layer's queries, attention
+output and feed-forward about as much. `pretraining.masking.masked_positions` makes this layout from the
+[batch, length] one; the pretraining data pipeline gives it with `masked_lm_positions=True`.
 
 Example:
     >>> model = BertForMaskedLM.from_pretrained(folder)
@@ -70,13 +70,17 @@ class _WithLMHead(BertPreTrainedModel):
     def get_output_embeddings(self):
         return self.predictions
 
-    def mlm_logits(self, sequence_output, masked_lm_positions=None):
-        """MLM logits at every position ([batch, length, vocab]) or at `masked_lm_positions` only
-        ([batch, predictions, vocab])."""
-        if masked_lm_positions is not None:
-            positions = ops.cast(masked_lm_positions, "int32")
-            sequence_output = ops.take_along_axis(sequence_output, positions[..., None], axis=1)
-        return self.predictions(sequence_output)
+    def run_body(self, inputs, masked_lm_positions=None, training=None):
+        """(backbone outputs, the hidden states the MLM head reads). With `masked_lm_positions` the backbone's
+        last layer computes [CLS] (for the pooler) and those positions only."""
+        if masked_lm_positions is None:
+            body = self.bert(training=training, **inputs)
+            return body, body.last_hidden_state
+        positions = ops.cast(masked_lm_positions, "int32")
+        if self.add_pooling_layer:
+            positions = ops.concatenate([ops.zeros_like(positions[:, :1]), positions], axis=1)
+        body = self.bert(training=training, output_positions=positions, **inputs)
+        return body, body.last_hidden_state[:, 1:] if self.add_pooling_layer else body.last_hidden_state
 
 
 
@@ -92,9 +96,9 @@ class BertForPreTraining(_WithLMHead):
     prediction_keys = ("prediction_logits", "seq_relationship_logits")
 
     def forward(self, training=None, labels=None, next_sentence_label=None, masked_lm_positions=None, **inputs):
-        body = self.bert(training=training, **inputs)
+        body, masked = self.run_body(inputs, masked_lm_positions, training)
         out = BertForPreTrainingOutput(
-            prediction_logits=self.mlm_logits(body.last_hidden_state, masked_lm_positions),
+            prediction_logits=self.predictions(masked),
             seq_relationship_logits=self.seq_relationship(body.pooler_output),
             **_body_outputs(body),
         )
@@ -115,9 +119,8 @@ class BertForMaskedLM(_WithLMHead):
     extra_inputs = ("masked_lm_positions",)
 
     def forward(self, training=None, labels=None, masked_lm_positions=None, **inputs):
-        body = self.bert(training=training, **inputs)
-        out = MaskedLMOutput(logits=self.mlm_logits(body.last_hidden_state, masked_lm_positions),
-                             **_body_outputs(body))
+        body, masked = self.run_body(inputs, masked_lm_positions, training)
+        out = MaskedLMOutput(logits=self.predictions(masked), **_body_outputs(body))
         if labels is not None:
             out.loss = self.head_loss(out, {"labels": labels})
         return out
