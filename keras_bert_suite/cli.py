@@ -39,7 +39,8 @@ def _export(args):
     tokenizer = BertTokenizer.from_pretrained(args.model_dir)
     out = args.out or os.path.join("savedmodels", os.path.basename(os.path.normpath(args.model_dir)))
     path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
-                              version=args.version, jit_compile=not args.no_xla)
+                              version=args.version, jit_compile=not args.no_xla, compute_dtype=args.compute_dtype,
+                              chunk_size=args.chunk_size)
     print(f"exported {name} as {path}")
     print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
           f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving")
@@ -119,6 +120,10 @@ def build_parser():
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--no-xla", action="store_true", help="do not XLA-compile the encoder inside")
+    p.add_argument("--compute-dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="compute dtype of the exported encoder (bfloat16: faster on CPUs with AVX512_BF16)")
+    p.add_argument("--chunk-size", type=int, default=8,
+                   help="rows per model call, sorted by length (0: the whole batch in one call)")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("predict", help="answer raw-text requests with an exported SavedModel")

@@ -312,6 +312,9 @@ def test_next_version_and_failed_export_leaves_nothing(exported, tmp_path, monke
     assert sorted(os.listdir(base)) == before
     with pytest.raises(ValueError, match="unknown task"):
         export_saved_model(model, tok, base, task="summarization")
+    with pytest.raises(ValueError, match="chunk_size must be a non-negative integer.*-1"):
+        export_saved_model(model, tok, base, chunk_size=-1)
+    assert sorted(os.listdir(base)) == before
 
 
 def test_vocabulary_larger_than_embeddings_is_refused(tmp_path):

@@ -58,6 +58,12 @@ class ExportOptions:
     jit_compile: bool = True
     chunk_size: int = 8  # rows per model call, sorted by length (see length_sorted.py); 0: the whole batch
 
+    def __post_init__(self):
+        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < (1 if name == "max_length" else 0)):
+                raise ValueError(f"{name} must be a non-negative integer (max_length: positive), got {value!r}")
+
 
 def _strings(name, rank=1):
     return tf.TensorSpec([None] * rank, tf.string, name=name)
