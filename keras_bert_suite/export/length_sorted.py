@@ -17,8 +17,7 @@ Example:
 import tensorflow as tf
 
 
-def _chunk(inputs, lengths, start, chunk_size, multiple):
-    n, full = tf.shape(inputs[0])[0], tf.shape(inputs[0])[1]
+def _chunk(inputs, lengths, start, chunk_size, multiple, n, full):
     end = tf.minimum(start + chunk_size, n)
     longest = tf.reduce_max(tf.concat([lengths[start:end], [1]], axis=0))
     cut = tf.minimum((longest + multiple - 1) // multiple * multiple, full)
@@ -57,12 +56,13 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
     num_chunks = (n + chunk_size - 1) // chunk_size
 
     # The first chunk runs outside the loop: it gives the outputs' names and dtypes.
-    first, cut = _chunk(inputs, lengths, 0, chunk_size, multiple)
+    first, cut = _chunk(inputs, lengths, 0, chunk_size, multiple, n, full)
     out = _pad_tokens(run(*first), token_keys, cut, full)
-    arrays = {k: tf.TensorArray(v.dtype, size=tf.maximum(num_chunks, 1), infer_shape=False).write(0, v) for k, v in out.items()}
+    size = tf.maximum(num_chunks, 1)  # an empty batch still writes its (empty) first chunk
+    arrays = {k: tf.TensorArray(v.dtype, size=size, infer_shape=False).write(0, v) for k, v in out.items()}
 
     def body(i, arrays):
-        chunk, cut = _chunk(inputs, lengths, i * chunk_size, chunk_size, multiple)
+        chunk, cut = _chunk(inputs, lengths, i * chunk_size, chunk_size, multiple, n, full)
         result = _pad_tokens(run(*chunk), token_keys, cut, full)
         return i + 1, {k: arrays[k].write(i, result[k]) for k in arrays}
 

@@ -83,7 +83,6 @@ class _WithLMHead(BertPreTrainedModel):
         return body, body.last_hidden_state[:, 1:] if self.add_pooling_layer else body.last_hidden_state
 
 
-
 def _body_outputs(outputs):
     return {"hidden_states": outputs.hidden_states, "attentions": outputs.attentions}
 

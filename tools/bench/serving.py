@@ -1,8 +1,9 @@
 """End to end, raw text to answer: sentence classification of real sentences of natural lengths (GLUE SST-2 dev)
 with the MiniLM checkpoint's shape. Ours: the exported raw-text SavedModel (`serving_default`; in-graph tokenizer,
 rows sorted by length and run 8 at a time, each chunk padded to its longest row rounded to 8, XLA encoder;
-`-whole-batch`: the batch padded to its longest row in one call). Peers: transformers' Rust tokenizer + PyTorch; transformers 4.x Rust
-tokenizer + TFBertForSequenceClassification (XLA); KerasHub's preprocessor + BertTextClassifier (XLA).
+`-whole-batch`: the batch padded to its longest row in one call). Peers: transformers' Rust tokenizer +
+PyTorch; transformers 4.x Rust tokenizer + TFBertForSequenceClassification (XLA); KerasHub's preprocessor +
+BertTextClassifier (XLA).
 
 Every implementation classifies the same sentences in batches of `--batch`; sentences/second, medians over
 interleaved rounds, and each process's peak memory.
@@ -16,9 +17,14 @@ import os
 
 from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
 
-IMPLS = ("ours-savedmodel", "ours-savedmodel-whole-batch", "ours-savedmodel-no-xla", "ours-savedmodel-bf16",
-         "torch+rust-tokenizer",
-         "hf-tf-xla+rust-tokenizer", "kerashub-xla")
+#: our SavedModel variants: the `export_saved_model` options each one changes from the defaults.
+OURS = {
+    "ours-savedmodel": {},
+    "ours-savedmodel-whole-batch": {"chunk_size": 0},
+    "ours-savedmodel-no-xla": {"jit_compile": False},
+    "ours-savedmodel-bf16": {"compute_dtype": "bfloat16", "jit_compile": False},
+}
+IMPLS = (*OURS, "torch+rust-tokenizer", "hf-tf-xla+rust-tokenizer", "kerashub-xla")
 MODULE = "tools.bench.serving"
 MAX_LENGTH = 128
 
@@ -43,7 +49,7 @@ def worker(impl, n, batch, repeats):
     texts = sentences(n)
     chunks = _batches(texts, batch)
     folder = minilm_folder()
-    if impl.startswith("ours"):
+    if impl in OURS:
         import tempfile
 
         import tensorflow as tf
@@ -54,9 +60,7 @@ def worker(impl, n, batch, repeats):
 
         model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
         path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
-                                  max_length=MAX_LENGTH, jit_compile=impl in ("ours-savedmodel", "ours-savedmodel-whole-batch"),
-                                  compute_dtype="bfloat16" if impl.endswith("bf16") else "float32",
-                                  chunk_size=0 if impl.endswith("whole-batch") else 8)
+                                  max_length=MAX_LENGTH, **OURS[impl])
         fn_ = tf.saved_model.load(path).signatures["serving_default"]
         tensors = [tf.constant(c) for c in chunks]
 
