@@ -1,6 +1,8 @@
 """TFBertTokenizer: .keras save/load, SavedModel, tf.data, static shapes, errors and odd inputs."""
 
 
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -45,7 +47,32 @@ def test_keras_file_roundtrip(layer, reference, tmp_path):
     got = loaded(tf.constant(TEXTS))
     assert got["input_ids"].numpy().tolist() == _expected(reference, TEXTS)["input_ids"]
     cfg = loaded.layers[-1].get_config()
-    assert cfg["max_length"] == 16 and cfg["padding"] == "max_length" and len(cfg["vocab"]) == 30522
+    assert cfg["max_length"] == 16 and cfg["padding"] == "max_length" and cfg["vocab"] is None
+    assert loaded.layers[-1].vocab == layer.vocab
+    with zipfile.ZipFile(path) as archive:
+        assets = [n for n in archive.namelist() if n.endswith("/vocabulary.txt")]
+        assert len(assets) == 1 and assets[0].startswith("assets/")
+        assert archive.read(assets[0]).decode("utf-8").splitlines() == layer.vocab
+        assert b"[unused0]" not in archive.read("config.json")
+
+
+def test_old_format_config_with_vocabulary_loads(layer, reference):
+    old = {**layer.get_config(), "vocab": list(layer.vocab)}
+    clone = TFBertTokenizer.from_config(old)
+    assert clone(tf.constant(TEXTS))["input_ids"].numpy().tolist() == _expected(reference, TEXTS)["input_ids"]
+
+
+def test_vocabulary_path_refused_in_safe_mode(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n", encoding="utf-8")
+    config = {**TFBertTokenizer(vocab=str(path)).get_config(), "vocab": str(path)}
+    with keras.src.saving.serialization_lib.SafeModeScope(True):
+        with pytest.raises((ValueError, TypeError), match="safe mode"):  # Keras wraps it in a TypeError
+            TFBertTokenizer.from_config(config)
+    with keras.src.saving.serialization_lib.SafeModeScope(False):
+        assert TFBertTokenizer.from_config(config).vocab[-1] == "hello"
+    with pytest.raises(ValueError, match="no vocabulary"):
+        TFBertTokenizer.from_config(TFBertTokenizer(vocab=str(path)).get_config())(tf.constant(["hello"]))
 
 
 def test_get_config_roundtrip(layer):

@@ -15,8 +15,12 @@ second text) is cut at the padded length.
 Errors: invalid UTF-8 raises tf.errors.InvalidArgumentError; empty strings give [CLS] [SEP]; NUL and control
 characters are deleted as in the reference; strings of megabytes work.
 
-Serialization: `get_config` holds every setting and the vocabulary (a list of tokens), so `.keras` files
-load in safe mode; the Unicode tables are rebuilt from Python's `unicodedata` when the layer is built.
+Serialization: `get_config` holds every setting but not the vocabulary; the vocabulary is a Keras asset
+(`save_assets` / `load_assets`), so a `.keras` file holds it as `assets/<layer path>/vocabulary.txt`, one token
+per line. Configs of the earlier format (the token list under "vocab") still load. A vocabulary given as a file
+path is refused while Keras deserializes in safe mode (`keras.saving.load_model(..., safe_mode=True)`): a model
+file must not make the loader read arbitrary files. The Unicode tables are rebuilt from Python's `unicodedata`
+when the layer is built.
 
 Example:
     >>> tok = TFBertTokenizer.from_pretrained("path/to/model", padding="max_length", max_length=128)
@@ -28,6 +32,7 @@ import os
 
 import keras
 import tensorflow as tf
+from keras.src.saving import serialization_lib
 
 from keras_bert_suite.tokenizers import encoding as enc
 from keras_bert_suite.tokenizers import normalize, vocab as vocab_io
@@ -36,6 +41,9 @@ from keras_bert_suite.tokenizers.pack import pack
 
 _TRUNCATIONS = {True: enc.LONGEST_FIRST, False: enc.DO_NOT_TRUNCATE, None: enc.DO_NOT_TRUNCATE}
 
+#: file name of the vocabulary asset inside a `.keras` file (one token per line, line number = id).
+VOCAB_ASSET = "vocabulary.txt"
+
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class TFBertTokenizer(keras.layers.Layer):
@@ -43,7 +51,7 @@ class TFBertTokenizer(keras.layers.Layer):
 
     def __init__(
         self,
-        vocab,
+        vocab=None,
         do_lower_case=True,
         strip_accents=None,
         tokenize_chinese_chars=True,
@@ -68,11 +76,6 @@ class TFBertTokenizer(keras.layers.Layer):
         kwargs.setdefault("trainable", False)
         kwargs.pop("dtype", None)
         super().__init__(dtype="int32", **kwargs)
-        if isinstance(vocab, str):
-            vocab = vocab_io.vocab_to_list(vocab_io.load_vocab(vocab))
-        elif isinstance(vocab, dict):
-            vocab = vocab_io.vocab_to_list(vocab)
-        self.vocab = list(vocab)
         self.do_lower_case = bool(do_lower_case)
         self.strip_accents = strip_accents
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
@@ -100,13 +103,61 @@ class TFBertTokenizer(keras.layers.Layer):
         self.add_special_tokens = bool(add_special_tokens)
         self.return_offsets_mapping = bool(return_offsets_mapping)
         self.return_special_tokens_mask = bool(return_special_tokens_mask)
-        index = {t: i for i, t in enumerate(self.vocab)}
+        self.set_vocabulary(vocab)
+
+    def set_vocabulary(self, vocab):
+        """Set the vocabulary: a list of tokens (ordered by id), a {token: id} dict, a vocab.txt path, or None
+        (a layer made by `from_config` gets its vocabulary from `load_assets`).
+
+        Raises:
+            ValueError: a file path while Keras deserializes in safe mode, or a special token (unk, sep, pad,
+                cls) missing from the vocabulary.
+        """
+        self._graph_tokenizer = None
+        if vocab is None:
+            self.vocab = None
+            self.cls_token_id = self.sep_token_id = self.pad_token_id = None
+            return
+        if isinstance(vocab, (str, os.PathLike)):
+            if serialization_lib.in_safe_mode():
+                raise ValueError(
+                    f"TFBertTokenizer: refusing to read the vocabulary file {os.fspath(vocab)!r} while "
+                    "deserializing in safe mode (a model file may not name files to read). Load with "
+                    "safe_mode=False if you trust the file, or save the layer again: its vocabulary is then "
+                    f"stored inside the .keras file as {VOCAB_ASSET}"
+                )
+            vocab = vocab_io.load_vocab(os.fspath(vocab))
+        if isinstance(vocab, dict):
+            vocab = vocab_io.vocab_to_list(vocab)
+        vocab = list(vocab)
+        index = {t: i for i, t in enumerate(vocab)}
         for name in ("unk_token", "sep_token", "pad_token", "cls_token"):
             if getattr(self, name) not in index:
-                raise ValueError(f"{name} {getattr(self, name)!r} is not in the vocabulary")
-        self.cls_token_id, self.sep_token_id = index[cls_token], index[sep_token]
-        self.pad_token_id = index[pad_token]
-        self._graph_tokenizer = None
+                raise ValueError(f"{name} {getattr(self, name)!r} is not in the vocabulary ({len(vocab)} tokens)")
+        self.vocab = vocab
+        self.cls_token_id, self.sep_token_id = index[self.cls_token], index[self.sep_token]
+        self.pad_token_id = index[self.pad_token]
+
+    def save_assets(self, dir_path):
+        """Keras saving: write the vocabulary to `dir_path/vocabulary.txt`, one token per line."""
+        vocab_io.save_vocab(self._checked_vocab(), os.path.join(dir_path, VOCAB_ASSET))
+
+    def load_assets(self, dir_path):
+        """Keras loading: read `dir_path/vocabulary.txt` (written by `save_assets`). A `.keras` file of the
+        earlier format has no such file and its config already held the vocabulary."""
+        path = os.path.join(dir_path, VOCAB_ASSET)
+        if os.path.isfile(path):
+            self.set_vocabulary(vocab_io.vocab_to_list(vocab_io.load_vocab(path)))
+        elif self.vocab is None:
+            raise FileNotFoundError(f"TFBertTokenizer {self.name!r}: the saved file has no vocabulary asset {path}")
+
+    def _checked_vocab(self):
+        if self.vocab is None:
+            raise ValueError(
+                f"TFBertTokenizer {self.name!r} has no vocabulary: it was made from a config alone; call "
+                "set_vocabulary(tokens) or load it with keras.saving.load_model"
+            )
+        return self.vocab
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -149,14 +200,14 @@ class TFBertTokenizer(keras.layers.Layer):
     def with_settings(self, **settings):
         """A new layer with this vocabulary and normalization and other call settings (padding, max_length,
         truncation, ...); it shares the traced tokenizer graph with this one."""
-        return type(self).from_config({**self.get_config(), **settings})
+        return type(self).from_config({**self.get_config(), "vocab": self.vocab, **settings})
 
     def get_config(self):
         config = super().get_config()
         config.pop("dtype", None)
         config.update(
             {
-                "vocab": list(self.vocab),
+                "vocab": None,  # a Keras asset: see save_assets
                 "do_lower_case": self.do_lower_case,
                 "strip_accents": self.strip_accents,
                 "tokenize_chinese_chars": self.tokenize_chinese_chars,
@@ -201,7 +252,9 @@ class TFBertTokenizer(keras.layers.Layer):
     @property
     def graph_tokenizer(self) -> GraphTokenizer:
         if self._graph_tokenizer is None:
-            self._graph_tokenizer = shared_graph_tokenizer(self.vocab, self.normalizer_config, self.unk_token)
+            self._graph_tokenizer = shared_graph_tokenizer(
+                self._checked_vocab(), self.normalizer_config, self.unk_token
+            )
         return self._graph_tokenizer
 
     # ------------------------------------------------------------------ call
