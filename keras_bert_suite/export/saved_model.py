@@ -33,18 +33,14 @@ _POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_fl
 
 
 def with_compute_dtype(model, compute_dtype):
-    """`model` itself for float32, else a copy built under the mixed policy with the same (float32) weights."""
+    """`model` itself for float32, else a copy built from its config with the mixed policy (the policy is part of
+    the model's config; the global policy is left alone) and the same (float32) weights."""
     if compute_dtype not in _POLICIES:
         raise ValueError(f"compute_dtype must be one of {sorted(_POLICIES)}, got {compute_dtype!r}")
     policy = _POLICIES[compute_dtype]
     if policy is None or model.dtype_policy.name == policy:
         return model
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        copy = type(model).from_config(model.get_config())
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    copy = type(model).from_config({**model.get_config(), "dtype": policy})
     source = model.hf_weights()
     for name, weight in copy.hf_weights().items():
         weight.variable.assign(source[name].variable)

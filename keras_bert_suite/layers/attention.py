@@ -45,7 +45,7 @@ class BertSelfAttention(keras.layers.Layer):
         self.query = _dense(c, c.hidden_size, "query", self.dtype_policy)
         self.key = _dense(c, c.hidden_size, "key", self.dtype_policy)
         self.value = _dense(c, c.hidden_size, "value", self.dtype_policy)
-        self.dropout = BertDropout(c.attention_probs_dropout_prob)
+        self.dropout = BertDropout(c.attention_probs_dropout_prob, dtype=self.dtype_policy)
         self.position_embedding_type = c.position_embedding_type
         self.distance_embedding = None
         if self.position_embedding_type in ("relative_key", "relative_key_query"):
@@ -149,7 +149,7 @@ class BertAttention(keras.layers.Layer):
         c = self.config
         self.self_attention = BertSelfAttention(c, is_cross_attention, name="self", dtype=self.dtype_policy)
         self.output_dense = _dense(c, c.hidden_size, "dense", self.dtype_policy)
-        self.output_dropout = BertDropout(c.hidden_dropout_prob)
+        self.output_dropout = BertDropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy
         )

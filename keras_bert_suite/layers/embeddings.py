@@ -41,7 +41,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy
         )
-        self.dropout = BertDropout(c.hidden_dropout_prob)
+        self.dropout = BertDropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         for layer in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):

@@ -82,7 +82,7 @@ class BertDenseHead(keras.layers.Layer):
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         self.units = units
         self.dropout_rate = dropout
-        self.dropout = BertDropout(dropout) if dropout else None
+        self.dropout = BertDropout(dropout, dtype=self.dtype_policy) if dropout else None
         self.dense = _dense(self.config, units, "dense", self.dtype_policy)
 
     def build(self, input_shape=None):

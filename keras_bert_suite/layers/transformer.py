@@ -34,7 +34,7 @@ class BertLayer(keras.layers.Layer):
         self.intermediate_dense = _dense(c, c.intermediate_size, "intermediate_dense", self.dtype_policy)
         self.activation = get_activation(c.hidden_act)
         self.output_dense = _dense(c, c.hidden_size, "output_dense", self.dtype_policy)
-        self.output_dropout = BertDropout(c.hidden_dropout_prob)
+        self.output_dropout = BertDropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="output_LayerNorm", dtype=self.dtype_policy
         )

@@ -189,9 +189,19 @@ class BertPreTrainedModel(keras.Model):
 
     # ----- Keras serialization -----
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
+        """The BERT config, name, trainable flag and dtype policy (e.g. "mixed_bfloat16"): `from_config` builds
+        the same model whatever the global policy is then."""
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
 
     @classmethod
     def from_config(cls, config):
+        """The model `get_config` describes; configs without "dtype" (older files) take the global policy."""
         config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(BertConfig.from_dict(config.pop("config")), **config)

@@ -23,7 +23,8 @@ class BertModel(BertPreTrainedModel):
     def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(config, **kwargs)
         self.add_pooling_layer = add_pooling_layer
-        self.bert = BertBackbone(self.config, add_pooling_layer=add_pooling_layer, name="bert")
+        self.bert = BertBackbone(self.config, add_pooling_layer=add_pooling_layer, name="bert",
+                                 dtype=self.dtype_policy)
         self.bert.build()
         self.built = True
 

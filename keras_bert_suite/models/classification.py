@@ -28,10 +28,11 @@ class _Classifier(BertPreTrainedModel):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         c = self.config
-        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert")
+        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert", dtype=self.dtype_policy)
         self.bert.build()
         dropout = c.classifier_dropout if c.classifier_dropout is not None else c.hidden_dropout_prob
-        self.classifier = BertDenseHead(c, self.num_outputs(), dropout=dropout, name="classifier")
+        self.classifier = BertDenseHead(c, self.num_outputs(), dropout=dropout, name="classifier",
+                                        dtype=self.dtype_policy)
         self.classifier.build()
         self.built = True
 

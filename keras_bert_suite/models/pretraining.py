@@ -41,13 +41,16 @@ class _WithLMHead(BertPreTrainedModel):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         c = self.config
-        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert")
+        self.bert = BertBackbone(c, add_pooling_layer=self.add_pooling_layer, name="bert", dtype=self.dtype_policy)
         self.bert.build()
         self.predictions = (
-            BertLMPredictionHead(c, word_embeddings=self.bert.embeddings.word_embeddings, name="predictions")
+            BertLMPredictionHead(c, word_embeddings=self.bert.embeddings.word_embeddings, name="predictions",
+                                 dtype=self.dtype_policy)
             if self.lm_head else None
         )
-        self.seq_relationship = BertDenseHead(c, 2, name="seq_relationship") if self.nsp_head else None
+        self.seq_relationship = (
+            BertDenseHead(c, 2, name="seq_relationship", dtype=self.dtype_policy) if self.nsp_head else None
+        )
         for head in (self.predictions, self.seq_relationship):
             if head is not None:
                 head.build()

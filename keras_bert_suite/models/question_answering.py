@@ -25,9 +25,9 @@ class BertForQuestionAnswering(BertPreTrainedModel):
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.bert = BertBackbone(self.config, add_pooling_layer=False, name="bert")
+        self.bert = BertBackbone(self.config, add_pooling_layer=False, name="bert", dtype=self.dtype_policy)
         self.bert.build()
-        self.qa_outputs = BertDenseHead(self.config, self.config.num_labels, name="qa_outputs")
+        self.qa_outputs = BertDenseHead(self.config, self.config.num_labels, name="qa_outputs", dtype=self.dtype_policy)
         self.qa_outputs.build()
         self.built = True
 

@@ -1,0 +1,27 @@
+"""Every model class through the shared harness (tests/helpers.py), plus the dtype policy in the config."""
+
+import keras
+
+from conftest import TINY, batch
+
+import keras_bert_suite as kbs
+from keras_bert_suite.export.saved_model import with_compute_dtype
+
+
+def test_dtype_policy_is_in_the_config_and_the_export_copy_leaves_the_global_policy():
+    model = kbs.BertForSequenceClassification(kbs.BertConfig(**TINY), dtype="mixed_bfloat16")
+    config = model.get_config()
+    assert keras.dtype_policies.deserialize(config["dtype"]).name == "mixed_bfloat16"
+    clone = kbs.BertForSequenceClassification.from_config(config)
+    assert {layer.dtype_policy.name for layer in clone._flatten_layers()} == {"mixed_bfloat16"}
+    assert clone(batch()).logits.dtype == "bfloat16"
+    old = {k: v for k, v in config.items() if k != "dtype"}
+    assert kbs.BertForSequenceClassification.from_config(old).dtype_policy.name == "float32"
+
+    plain = kbs.BertForSequenceClassification(kbs.BertConfig(**TINY))
+    copy = with_compute_dtype(plain, "bfloat16")
+    assert keras.config.dtype_policy().name == "float32" and plain.dtype_policy.name == "float32"
+    assert copy.dtype_policy.name == "mixed_bfloat16"
+    assert {v.dtype for v in copy.weights} == {"float32"}
+    for name, weight in copy.hf_weights().items():
+        assert (weight.variable.numpy() == plain.hf_weights()[name].variable.numpy()).all(), name
