@@ -18,10 +18,11 @@ def expand_mask(attention_mask, q_len=None, causal=False, past_length=0):
     """Turn a 2-D or 3-D 0/1 mask into the additive [batch, 1, q or 1, k] mask (causal for decoders)."""
     rank = len(attention_mask.shape)
     if rank == 3:
-        return to_additive(attention_mask[:, None, :, :])
+        return to_additive(ops.expand_dims(attention_mask, 1))
     if rank != 2:
         raise ValueError(f"attention_mask must have rank 2 or 3, got shape {tuple(attention_mask.shape)}")
-    mask = ops.cast(attention_mask, "float32")[:, None, None, :]
+    # expand_dims rather than [:, None, None, :]: LiteRT has no builtin for slices that add two axes.
+    mask = ops.expand_dims(ops.expand_dims(ops.cast(attention_mask, "float32"), 1), 1)
     if causal:
         k_len = ops.shape(attention_mask)[1]
         q_pos = ops.arange(q_len, dtype="int32")[:, None] + (k_len - q_len)
