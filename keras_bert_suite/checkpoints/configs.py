@@ -1,4 +1,5 @@
-"""Finding the `BertConfig` of a checkpoint: `config.json` (Hugging Face) or `bert_config.json` (Google).
+"""Finding the `BertConfig` of a checkpoint: `config.json` (Hugging Face or a KerasHub preset's) or
+`bert_config.json` (Google).
 
 Example:
     >>> read_config("uncased_L-12_H-768_A-12/", num_labels=3).hidden_size
@@ -7,6 +8,7 @@ Example:
 
 import os
 
+from keras_bert_suite.checkpoints import keras_hub_preset
 from keras_bert_suite.config import CONFIG_NAME, BertConfig
 
 GOOGLE_CONFIG_NAME = "bert_config.json"
@@ -17,6 +19,8 @@ def read_config(path, **overrides) -> BertConfig:
     path = os.fspath(path)
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     hf = os.path.join(folder, CONFIG_NAME)
+    if keras_hub_preset.is_keras_hub_preset(folder):
+        return BertConfig.from_dict(keras_hub_preset.read_preset_config(folder), **overrides)
     if os.path.exists(hf):
         return BertConfig.from_json_file(hf, **overrides)
     google = os.path.join(folder, GOOGLE_CONFIG_NAME)

@@ -1,10 +1,11 @@
 """Find which checkpoint format a folder or file holds, and read it into a torch-named state dict.
 
-Formats: "safetensors", "safetensors_sharded", "pytorch_bin", "pytorch_bin_sharded", "tf_h5", "google_tf1".
-In a folder the first of these files wins: model.safetensors, model.safetensors.index.json, pytorch_model.bin,
-pytorch_model.bin.index.json, tf_model.h5, bert_model.ckpt.index (then any other *.ckpt.index, then the
-*.ckpt-STEP.index with the largest step). A file is recognised by its name, else by its first bytes; a TF
-checkpoint may also be given by its prefix (`.../bert_model.ckpt`).
+Formats: "safetensors", "safetensors_sharded", "pytorch_bin", "pytorch_bin_sharded", "tf_h5", "keras_hub",
+"google_tf1". In a folder the first of these files wins: model.safetensors, model.safetensors.index.json,
+pytorch_model.bin, pytorch_model.bin.index.json, tf_model.h5, model.weights.h5 (a KerasHub preset),
+bert_model.ckpt.index (then any other *.ckpt.index, then the *.ckpt-STEP.index with the largest step). A file
+is recognised by its name, else by its first bytes; a TF checkpoint may also be given by its prefix
+(`.../bert_model.ckpt`).
 
 Example:
     >>> detect_format("bert-base-uncased")
@@ -26,6 +27,7 @@ _FOLDER_FILES = (
     ("pytorch_model.bin", "pytorch_bin"),
     ("pytorch_model.bin.index.json", "pytorch_bin_sharded"),
     ("tf_model.h5", "tf_h5"),
+    ("model.weights.h5", "keras_hub"),
 )
 _LOOKED_FOR = [name for name, _ in _FOLDER_FILES] + ["bert_model.ckpt.index", "*.ckpt.index", "*.ckpt-STEP.index"]
 
@@ -67,6 +69,8 @@ def _resolve(path):
             return "safetensors", path
         if base.endswith((".bin", ".pt", ".pth")):
             return "pytorch_bin", path
+        if base == "model.weights.h5":
+            return "keras_hub", path
         if base.endswith((".h5", ".hdf5")):
             return "tf_h5", path
         if base.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", base):
@@ -119,6 +123,8 @@ def read_state_dict(path):
         from keras_bert_suite.checkpoints.pytorch_bin import read_pytorch_bin as reader
     elif fmt == "tf_h5":
         from keras_bert_suite.checkpoints.tf_h5 import read_tf_h5 as reader
+    elif fmt == "keras_hub":
+        from keras_bert_suite.checkpoints.keras_hub_preset import read_preset_weights as reader
     else:
         from keras_bert_suite.checkpoints.google_tf1 import read_google_checkpoint as reader
     return reader(file), fmt, file

@@ -4,7 +4,9 @@ A folder holds `vocab.txt` (one token per line, the line number is the id), `tok
 (do_lower_case, strip_accents, tokenize_chinese_chars, never_split, special tokens, model_max_length, ...),
 `special_tokens_map.json`, and maybe `tokenizer.json` (the Rust tokenizer's file: its normalizer settings
 lowercase / strip_accents / handle_chinese_chars are read when present; tokenizer_config.json wins over it,
-keyword arguments win over both).
+keyword arguments win over both). A KerasHub preset folder holds `assets/tokenizer/vocabulary.txt` instead of
+vocab.txt, and its `tokenizer.json` is the serialized KerasHub tokenizer (settings read by
+`checkpoints.keras_hub_preset.tokenizer_settings`).
 
 Example:
     >>> vocab = load_vocab("model/vocab.txt")          # {"[PAD]": 0, ...}
@@ -56,6 +58,20 @@ def load_vocab(path: str) -> "collections.OrderedDict[str, int]":
     return vocab
 
 
+def find_vocab_file(folder: str):
+    """The vocabulary file of a tokenizer folder: vocab.txt, else a KerasHub preset's
+    assets/tokenizer/vocabulary.txt; None when there is neither.
+
+    Example:
+        >>> find_vocab_file("bert_preset")
+        'bert_preset/assets/tokenizer/vocabulary.txt'
+    """
+    from keras_bert_suite.checkpoints.keras_hub_preset import vocabulary_file
+
+    path = os.path.join(folder, VOCAB_FILE)
+    return path if os.path.isfile(path) else vocabulary_file(folder)
+
+
 def vocab_to_list(vocab: dict) -> list:
     """Tokens ordered by id (the inverse of `load_vocab`), ids assumed 0..n-1."""
     tokens = [None] * (max(vocab.values()) + 1 if vocab else 0)
@@ -88,6 +104,10 @@ def read_settings(folder: str) -> dict:
     if os.path.isfile(tok_json):
         with open(tok_json, "r", encoding="utf-8") as f:
             data = json.load(f)
+        from keras_bert_suite.checkpoints import keras_hub_preset
+
+        if keras_hub_preset.is_keras_hub_tokenizer(data):
+            settings.update(keras_hub_preset.tokenizer_settings(data, tok_json))
         normalizer = data.get("normalizer") or {}
         if normalizer.get("type") == "BertNormalizer":
             if "lowercase" in normalizer:

@@ -1,0 +1,459 @@
+"""KerasHub BERT presets: read them as a `BertConfig`, a transformers-named state dict and tokenizer settings,
+and write them from our models.
+
+A preset folder is what `keras_hub.models.BertBackbone.save_to_preset(dir)` and
+`keras_hub.models.BertTokenizer.save_to_preset(dir)` write:
+
+    config.json                       the backbone as a serialized Keras object:
+                                      {"registered_name": "keras_hub>BertBackbone", "config": {"vocabulary_size",
+                                      "num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout",
+                                      "max_sequence_length", "num_segments", ...}}
+    model.weights.h5                  Keras 3 weights: layers/<key>/[<sublayer>/...]vars/<index>, each `vars`
+                                      group naming its layer in the attribute `name` (e.g. "transformer_layer_0")
+    tokenizer.json                    the tokenizer layer: {"registered_name": "keras_hub>BertTokenizer",
+                                      "config": {"lowercase", "strip_accents", "oov_token", ...}} (not the
+                                      Rust tokenizer's file of a Hugging Face folder)
+    assets/tokenizer/vocabulary.txt   one token per line
+    metadata.json, maybe preprocessor.json, task.json, task.weights.h5   (not needed to load the backbone)
+
+The backbone's weights map onto transformers' names (`embeddings.*`, `encoder.layer.N.*`, `pooler.*`; as
+PyTorch's BertModel saves them, without `bert.`). Attention kernels are kept per head in KerasHub:
+
+    transformer_layer_N/_self_attention_layer/query_dense  kernel [hidden, heads, head_dim], bias [heads, head_dim]
+        -> encoder.layer.N.attention.self.query.weight [hidden, hidden] (merged, transposed), .bias [hidden]
+    transformer_layer_N/_self_attention_layer/output_dense kernel [heads, head_dim, hidden]
+        -> encoder.layer.N.attention.output.dense.weight [hidden, hidden] (merged, transposed)
+    token_embedding / position_embedding / segment_embedding
+        -> embeddings.word_embeddings / position_embeddings / token_type_embeddings .weight
+    pooled_dense -> pooler.dense;  LayerNormalization gamma, beta -> LayerNorm .weight, .bias
+
+Activation: KerasHub's BERT computes GELU with the tanh approximation, while BERT's published weights were
+trained with the exact (erf) GELU. The weights in a BERT preset are BERT's, so a preset loads here with
+`hidden_act="gelu"` (exact): its outputs equal those of the same weights from a Hugging Face folder, and differ
+from KerasHub's own outputs by the approximation (about 3e-3 on MiniLM's hidden states).
+
+Reading needs only h5py. Writing (`write_preset`) builds a `keras_hub.models.BertBackbone` and a
+`keras_hub.models.BertTokenizer` and lets KerasHub save them, so the files are exactly what the installed
+KerasHub loads; keras-hub is imported only then.
+
+Example:
+    >>> is_keras_hub_preset("bert_tiny_preset/")
+    True
+    >>> config = BertConfig.from_dict(read_preset_config("bert_tiny_preset/"))
+    >>> state = read_preset_weights("bert_tiny_preset/")
+    >>> state["encoder.layer.0.attention.self.query.weight"].shape
+    (128, 128)
+"""
+
+import os
+import re
+
+import numpy as np
+
+from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+SHARDED_WEIGHTS_FILE = "model.weights.json"
+TOKENIZER_FILE = "tokenizer.json"
+VOCABULARY_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
+BACKBONE_CLASS = "BertBackbone"
+TOKENIZER_CLASS = "BertTokenizer"
+
+
+class NotBertPresetError(CheckpointError):
+    """A KerasHub preset whose backbone or tokenizer is not BERT's (GPT-2, DistilBERT, RoBERTa, ...)."""
+
+
+# ----------------------------------------------------------------- the weight table
+# (layer name, sublayer attributes, variable index, variable attribute, transformers name, layout)
+# layout: "kernel_in"  [in, *out] -> [out, in]      (Dense, query/key/value EinsumDense)
+#         "kernel_out" [*in, out] -> [out, in]      (attention output EinsumDense)
+#         "flat"       any shape -> 1-D             (per-head biases)
+#         "same"       unchanged                    (embeddings, LayerNorm, Dense biases)
+_EMBEDDINGS = (
+    ("token_embedding", (), 0, "embeddings", "embeddings.word_embeddings.weight", "same"),
+    ("position_embedding", (), 0, "position_embeddings", "embeddings.position_embeddings.weight", "same"),
+    ("segment_embedding", (), 0, "embeddings", "embeddings.token_type_embeddings.weight", "same"),
+    ("embeddings_layer_norm", (), 0, "gamma", "embeddings.LayerNorm.weight", "same"),
+    ("embeddings_layer_norm", (), 1, "beta", "embeddings.LayerNorm.bias", "same"),
+)
+_ATTENTION = "_self_attention_layer"
+_BLOCK = (
+    ((_ATTENTION, "query_dense"), 0, "kernel", "attention.self.query.weight", "kernel_in"),
+    ((_ATTENTION, "query_dense"), 1, "bias", "attention.self.query.bias", "flat"),
+    ((_ATTENTION, "key_dense"), 0, "kernel", "attention.self.key.weight", "kernel_in"),
+    ((_ATTENTION, "key_dense"), 1, "bias", "attention.self.key.bias", "flat"),
+    ((_ATTENTION, "value_dense"), 0, "kernel", "attention.self.value.weight", "kernel_in"),
+    ((_ATTENTION, "value_dense"), 1, "bias", "attention.self.value.bias", "flat"),
+    ((_ATTENTION, "output_dense"), 0, "kernel", "attention.output.dense.weight", "kernel_out"),
+    ((_ATTENTION, "output_dense"), 1, "bias", "attention.output.dense.bias", "same"),
+    (("_self_attention_layer_norm",), 0, "gamma", "attention.output.LayerNorm.weight", "same"),
+    (("_self_attention_layer_norm",), 1, "beta", "attention.output.LayerNorm.bias", "same"),
+    (("_feedforward_intermediate_dense",), 0, "kernel", "intermediate.dense.weight", "kernel_in"),
+    (("_feedforward_intermediate_dense",), 1, "bias", "intermediate.dense.bias", "same"),
+    (("_feedforward_output_dense",), 0, "kernel", "output.dense.weight", "kernel_in"),
+    (("_feedforward_output_dense",), 1, "bias", "output.dense.bias", "same"),
+    (("_feedforward_layer_norm",), 0, "gamma", "output.LayerNorm.weight", "same"),
+    (("_feedforward_layer_norm",), 1, "beta", "output.LayerNorm.bias", "same"),
+)
+_POOLER = (
+    ("pooled_dense", (), 0, "kernel", "pooler.dense.weight", "kernel_in"),
+    ("pooled_dense", (), 1, "bias", "pooler.dense.bias", "same"),
+)
+# The h5 group keys Keras derives from the layer classes, for files whose `vars` groups carry no names.
+_KEY_TO_LAYER = {
+    "reversible_embedding": "token_embedding",
+    "position_embedding": "position_embedding",
+    "embedding": "segment_embedding",
+    "layer_normalization": "embeddings_layer_norm",
+    "dense": "pooled_dense",
+}
+
+
+def weight_table(num_layers):
+    """Every backbone weight as `(layer, sublayers, index, attribute, transformers name, layout)`.
+
+    Example:
+        >>> weight_table(2)[5]
+        ('transformer_layer_0', ('_self_attention_layer', 'query_dense'), 0, 'kernel',
+         'encoder.layer.0.attention.self.query.weight', 'kernel_in')
+    """
+    rows = list(_EMBEDDINGS)
+    for i in range(num_layers):
+        rows += [(f"transformer_layer_{i}", sub, index, attr, f"encoder.layer.{i}.{name}", layout)
+                 for sub, index, attr, name, layout in _BLOCK]
+    return rows + list(_POOLER)
+
+
+def _to_torch(value, layout):
+    if layout == "kernel_in":
+        return np.ascontiguousarray(value.reshape(value.shape[0], -1).T)
+    if layout == "kernel_out":
+        return np.ascontiguousarray(value.reshape(-1, value.shape[-1]).T)
+    if layout == "flat":
+        return value.reshape(-1)
+    return value
+
+
+def _to_keras(value, layout, shape):
+    if layout in ("kernel_in", "kernel_out"):
+        value = value.T
+    return np.ascontiguousarray(value).reshape(shape)
+
+
+# ----------------------------------------------------------------- configs
+def _registered_name(data):
+    if not isinstance(data, dict):
+        return None
+    name = data.get("registered_name")
+    if isinstance(name, str):
+        return name
+    if isinstance(data.get("class_name"), str) and str(data.get("module", "")).startswith("keras_hub"):
+        return "keras_hub>" + data["class_name"]
+    return None
+
+
+def _is_class(registered_name, class_name):
+    return registered_name.split(">")[-1] == class_name
+
+
+def is_keras_hub_preset(path) -> bool:
+    """Whether folder `path` (or the folder of file `path`) holds a KerasHub preset: its config.json is a
+    serialized KerasHub object rather than a Hugging Face config.
+
+    Example:
+        >>> is_keras_hub_preset("bert-base-uncased")      # a Hugging Face folder
+        False
+    """
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    config = os.path.join(folder, CONFIG_FILE)
+    if not os.path.isfile(config):
+        return False
+    try:
+        data = load_json(config)
+    except CheckpointError:
+        return False
+    return _registered_name(data) is not None and "model_type" not in data
+
+
+def _backbone_config(folder):
+    path = os.path.join(folder, CONFIG_FILE)
+    data = load_json(path)
+    name = _registered_name(data)
+    if name is None:
+        raise CheckpointError("not a KerasHub preset config (no 'registered_name')", path=path)
+    if not _is_class(name, BACKBONE_CLASS):
+        raise NotBertPresetError(f"the preset's backbone is {name}, not a BERT backbone (keras_hub>{BACKBONE_CLASS})",
+                                 path=path)
+    config = data.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError("no 'config' object in the preset's backbone config", path=path)
+    missing = [k for k in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim")
+               if k not in config]
+    if missing:
+        raise CheckpointError(f"the preset's backbone config lacks {missing}", path=path)
+    return config
+
+
+def read_preset_config(path) -> dict:
+    """The Hugging Face config (a dict for `BertConfig.from_dict`) of the KerasHub BERT preset in folder `path`.
+
+    `hidden_act` is "gelu" (exact erf GELU, as BERT's weights were trained), not KerasHub's tanh approximation.
+    Raises `NotBertPresetError` (naming the class found) when the backbone is not `keras_hub>BertBackbone`.
+
+    Example:
+        >>> read_preset_config("bert_tiny_preset")["num_hidden_layers"]
+        2
+    """
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    kh = _backbone_config(folder)
+    dropout = float(kh.get("dropout", 0.1))
+    return {
+        "architectures": ["BertModel"],
+        "vocab_size": int(kh["vocabulary_size"]),
+        "hidden_size": int(kh["hidden_dim"]),
+        "num_hidden_layers": int(kh["num_layers"]),
+        "num_attention_heads": int(kh["num_heads"]),
+        "intermediate_size": int(kh["intermediate_dim"]),
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": dropout,
+        "attention_probs_dropout_prob": dropout,
+        "max_position_embeddings": int(kh.get("max_sequence_length", 512)),
+        "type_vocab_size": int(kh.get("num_segments", 2)),
+        "layer_norm_eps": 1e-12,
+    }
+
+
+def backbone_kwargs(config) -> dict:
+    """The `keras_hub.models.BertBackbone` arguments of a `BertConfig` (the inverse of `read_preset_config`).
+
+    Example:
+        >>> backbone_kwargs(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        ...                            intermediate_size=37))["hidden_dim"]
+        32
+    """
+    return {
+        "vocabulary_size": config.vocab_size,
+        "num_layers": config.num_hidden_layers,
+        "num_heads": config.num_attention_heads,
+        "hidden_dim": config.hidden_size,
+        "intermediate_dim": config.intermediate_size,
+        "dropout": config.hidden_dropout_prob,
+        "max_sequence_length": config.max_position_embeddings,
+        "num_segments": config.type_vocab_size,
+    }
+
+
+# ----------------------------------------------------------------- weights
+def _attr_text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else (None if value is None else str(value))
+
+
+def _layer_groups(layers):
+    """{layer name: h5 group} for the top-level layers of a Keras 3 weights file."""
+    groups = {}
+    for key in layers:
+        group = layers[key]
+        name = _attr_text(group["vars"].attrs.get("name")) if "vars" in group else None
+        if name is None:
+            block = re.fullmatch(r"transformer_encoder(?:_(\d+))?", key)
+            name = f"transformer_layer_{int(block.group(1) or 0)}" if block else _KEY_TO_LAYER.get(key, key)
+        groups[name] = group
+    return groups
+
+
+def _read_value(ds, path, name):
+    import h5py
+
+    if not isinstance(ds, h5py.Dataset):
+        raise CheckpointError("is not a dataset", path=path, weight=name)
+    value = np.asarray(ds[()])
+    if _attr_text(ds.attrs.get("dtype")) == "bfloat16":
+        import ml_dtypes
+
+        value = value.view(ml_dtypes.bfloat16) if value.dtype.itemsize == 2 else value
+        return value.astype(np.float32)
+    if value.dtype.kind != "f":
+        raise CheckpointError(f"has dtype {value.dtype}; expected floating point", path=path, weight=name)
+    return value
+
+
+def read_preset_weights(path) -> dict:
+    """Read a KerasHub BERT preset's `model.weights.h5` into `{transformers name: numpy array}` ([out, in]).
+
+    `path` is the preset folder or its `model.weights.h5`. Names have no `bert.` prefix (a bare BertModel's).
+    Variables of layers a BERT backbone does not have are returned under their file paths
+    (`keras_hub:layers/...`), so that loading reports them as unused.
+
+    Raises FileNotFoundError when the file is missing, `NotBertPresetError` when config.json names another
+    backbone, CheckpointError (naming the file and weight) when a weight is missing or unreadable.
+
+    Example:
+        >>> read_preset_weights("bert_tiny_preset")["pooler.dense.weight"].shape
+        (128, 128)
+    """
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    file = path if os.path.isfile(path) else os.path.join(folder, WEIGHTS_FILE)
+    if not os.path.isfile(file):
+        if os.path.isfile(os.path.join(folder, SHARDED_WEIGHTS_FILE)):
+            raise CheckpointError(f"sharded preset weights ({SHARDED_WEIGHTS_FILE}) are not supported; "
+                                  "save the preset with max_shard_size=None", path=folder)
+        raise FileNotFoundError(f"No KerasHub preset weights file: {file}")
+    num_layers = int(_backbone_config(folder)["num_layers"])
+    import h5py
+
+    try:
+        with h5py.File(file, "r") as f:
+            if "layers" not in f:
+                raise CheckpointError("no 'layers' group; not a Keras 3 weights file", path=file)
+            groups = _layer_groups(f["layers"])
+            state, used = {}, set()
+            for layer, sub, index, _, name, layout in weight_table(num_layers):
+                group = groups.get(layer)
+                for part in sub:
+                    group = group[part] if group is not None and part in group else None
+                entry = f"vars/{index}"
+                if group is None or entry not in group:
+                    where = "/".join((layer,) + sub + (entry,))
+                    raise CheckpointError(f"missing from the preset's weights (looked for {where})", path=file,
+                                          weight=name)
+                ds = group[entry]
+                used.add(ds.name)
+                state[name] = _to_torch(_read_value(ds, file, name), layout)
+
+            def unused(h5_name, obj):
+                if isinstance(obj, h5py.Dataset) and obj.name not in used:
+                    state["keras_hub:" + obj.name.lstrip("/")] = np.asarray(obj[()])
+
+            f.visititems(unused)
+            return state
+    except CheckpointError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on bad files
+        raise CheckpointError(f"cannot read Keras weights file ({describe(exc)})", path=file) from exc
+
+
+# ----------------------------------------------------------------- tokenizer
+def vocabulary_file(folder):
+    """The preset's `assets/tokenizer/vocabulary.txt`, or None when `folder` has none.
+
+    Raises `NotBertPresetError` naming the class when the folder's tokenizer.json is a KerasHub tokenizer
+    other than BERT's (its vocabulary is of another kind).
+    """
+    folder = os.fspath(folder)
+    config = os.path.join(folder, TOKENIZER_FILE)
+    if os.path.isfile(config):
+        data = load_json(config)
+        if is_keras_hub_tokenizer(data):
+            tokenizer_settings(data, config)
+    path = os.path.join(folder, VOCABULARY_ASSET)
+    return path if os.path.isfile(path) else None
+
+
+def is_keras_hub_tokenizer(data) -> bool:
+    """Whether the parsed contents of a `tokenizer.json` are a serialized KerasHub tokenizer layer."""
+    return _registered_name(data) is not None and "model" not in data
+
+
+def tokenizer_settings(data, path=TOKENIZER_FILE) -> dict:
+    """Our tokenizer settings from a KerasHub tokenizer's serialized config (the parsed `tokenizer.json`).
+
+    `lowercase` -> `do_lower_case`, `oov_token` -> `unk_token`. KerasHub strips accents only when told
+    (`strip_accents: true`); BERT strips them whenever it lowercases, and its weights were trained so: a preset
+    saying `strip_accents: false` keeps BERT's rule (`strip_accents=None`), which is what the Hugging Face
+    folder the weights came from does. Special tokens written in a text (`"[MASK]"`) are always the special token
+    here, as in BERT's tokenizers, whatever the preset's `special_tokens_in_strings`. Raises `NotBertPresetError`
+    naming the class when the tokenizer is not `keras_hub>BertTokenizer`.
+
+    Example:
+        >>> tokenizer_settings({"registered_name": "keras_hub>BertTokenizer", "config": {"lowercase": True}})
+        {'do_lower_case': True}
+    """
+    name = _registered_name(data)
+    if name is None or not _is_class(name, TOKENIZER_CLASS):
+        raise NotBertPresetError(f"the preset's tokenizer is {name}, not a BERT tokenizer "
+                                 f"(keras_hub>{TOKENIZER_CLASS})", path=path)
+    config = data.get("config") or {}
+    settings = {}
+    if "lowercase" in config:
+        settings["do_lower_case"] = bool(config["lowercase"])
+    if config.get("strip_accents"):
+        settings["strip_accents"] = True
+    if "split_on_cjk" in config:
+        settings["tokenize_chinese_chars"] = bool(config["split_on_cjk"])
+    if config.get("oov_token"):
+        settings["unk_token"] = config["oov_token"]
+    return settings
+
+
+# ----------------------------------------------------------------- writing
+def _import_keras_hub():
+    try:
+        import keras_hub
+    except ImportError as exc:
+        raise ImportError("writing a KerasHub preset needs keras-hub: `pip install keras-hub`") from exc
+    return keras_hub
+
+
+def write_preset(state_dict, config, tokenizer, folder):
+    """Write a KerasHub BERT preset into `folder` (config.json, model.weights.h5, metadata.json, and with a
+    tokenizer tokenizer.json + assets/tokenizer/vocabulary.txt); returns the keras_hub `BertBackbone`.
+
+    Args:
+        state_dict: transformers-named weights (with or without `bert.`; head weights are not part of a
+            backbone and are ignored).
+        config: the `BertConfig`. Only what KerasHub's BERT can express is accepted: absolute positions, no
+            decoder or cross-attention, layer_norm_eps 1e-12; KerasHub computes GELU with the tanh approximation.
+        tokenizer: a `BertTokenizer`/`BertTokenizerFast` (ours or transformers') or `TFBertTokenizer`: its
+            vocabulary, lowercasing and accent stripping (BERT's rule made explicit); or None.
+        folder: the preset folder (written in place; `convert.save_keras_hub_preset` makes it atomic).
+
+    Example:
+        >>> write_preset(model_state_dict(model), model.config, tokenizer, "out/preset")
+    """
+    problems = []
+    if config.position_embedding_type != "absolute":
+        problems.append(f"position_embedding_type={config.position_embedding_type!r}")
+    if config.is_decoder or config.add_cross_attention:
+        problems.append("a decoder (is_decoder / add_cross_attention)")
+    if abs(config.layer_norm_eps - 1e-12) > 1e-15:
+        problems.append(f"layer_norm_eps={config.layer_norm_eps}")
+    if config.hidden_act not in ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        problems.append(f"hidden_act={config.hidden_act!r}")
+    if problems:
+        raise ValueError(f"a KerasHub BertBackbone cannot express {', '.join(problems)}")
+    keras_hub = _import_keras_hub()
+    state = {(k[len("bert."):] if k.startswith("bert.") else k): v for k, v in state_dict.items()}
+    backbone = keras_hub.models.BertBackbone(**backbone_kwargs(config))
+    for layer, sub, _, attr, name, layout in weight_table(config.num_hidden_layers):
+        if name not in state:
+            raise ValueError(f"the weights lack {name!r}, needed by a KerasHub BertBackbone")
+        target = backbone.get_layer(layer)
+        for part in sub:
+            target = getattr(target, part)
+        variable = getattr(target, attr)
+        value = np.asarray(state[name], dtype=np.float32)
+        if value.size != int(np.prod(variable.shape)):
+            raise ValueError(f"weight {name!r} has shape {value.shape}; the KerasHub variable "
+                             f"{layer}/{'/'.join(sub + (attr,))} has shape {tuple(variable.shape)}")
+        variable.assign(_to_keras(value, layout, tuple(variable.shape)))
+    backbone.save_to_preset(folder)
+    if tokenizer is not None:
+        from keras_bert_suite.tokenizers.vocab import vocab_to_list
+
+        vocab = tokenizer.vocab if hasattr(tokenizer, "vocab") else tokenizer.get_vocab()
+        lower = bool(getattr(tokenizer, "do_lower_case", True))
+        strip = getattr(tokenizer, "strip_accents", None)
+        kh_tokenizer = keras_hub.models.BertTokenizer(
+            vocabulary=list(vocab) if isinstance(vocab, (list, tuple)) else vocab_to_list(vocab),
+            lowercase=lower,
+            strip_accents=bool(lower if strip is None else strip),
+            oov_token=str(tokenizer.unk_token),
+            special_tokens_in_strings=True,  # "[MASK]" in a text is the mask token, as in BERT's tokenizers
+        )
+        kh_tokenizer.save_to_preset(folder)
+    return backbone
