@@ -126,14 +126,15 @@ class BertTokenizer:
     # ----------------------------------------------------------------- construction and files
     @classmethod
     def from_pretrained(cls, path, **kwargs):
-        """Load from a folder with vocab.txt (+ tokenizer_config.json, special_tokens_map.json, tokenizer.json)."""
+        """Load from a folder with vocab.txt (+ tokenizer_config.json, special_tokens_map.json, tokenizer.json),
+        or from a KerasHub BERT preset folder (assets/tokenizer/vocabulary.txt + tokenizer.json)."""
         path = os.fspath(path)
         if os.path.isfile(path):
             folder, vocab_file = os.path.dirname(path), path
         else:
-            folder, vocab_file = path, os.path.join(path, vocab_io.VOCAB_FILE)
+            folder, vocab_file = path, vocab_io.find_vocab_file(path) or os.path.join(path, vocab_io.VOCAB_FILE)
         if not os.path.isfile(vocab_file):
-            raise FileNotFoundError(f"No {vocab_io.VOCAB_FILE} in {path!r}")
+            raise FileNotFoundError(f"No {vocab_io.VOCAB_FILE} (or KerasHub preset vocabulary) in {path!r}")
         settings = vocab_io.read_settings(folder) if os.path.isdir(folder) else {}
         settings.update(kwargs)
         settings.setdefault("name_or_path", path)
