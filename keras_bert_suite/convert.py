@@ -5,8 +5,12 @@ Google's release folder / checkpoint prefix), picks the model class from the con
 the weights present, and writes `dst/` (config.json, model.safetensors, vocab.txt, tokenizer_config.json,
 special_tokens_map.json) and `dst/model.keras`. The folder appears whole or not at all.
 
+`save_keras_hub_preset(model_or_path, tokenizer, dst)` writes the other way: a KerasHub BERT preset that
+`keras_hub.models.BertBackbone.from_preset(dst)` and `keras_hub.models.BertTokenizer.from_preset(dst)` load.
+
 Example:
     >>> convert("uncased_L-12_H-768_A-12", "bert-base-uncased-hf")
+    >>> save_keras_hub_preset("bert-base-uncased-hf", None, "bert-base-uncased-keras-hub")
 """
 
 import os
@@ -49,11 +53,14 @@ def guess_model_class(config, names):
 def _tokenizer_for(src, do_lower_case=None):
     from keras_bert_suite.tokenizers import BertTokenizer
 
+    from keras_bert_suite.tokenizers.vocab import find_vocab_file
+
     folder = src if os.path.isdir(src) else os.path.dirname(os.path.abspath(src))
-    if not os.path.exists(os.path.join(folder, "vocab.txt")):
+    if find_vocab_file(folder) is None:
         return None
     kwargs = {}
-    if do_lower_case is None and not os.path.exists(os.path.join(folder, "tokenizer_config.json")):
+    settings_files = ("tokenizer_config.json", "tokenizer.json")
+    if do_lower_case is None and not any(os.path.exists(os.path.join(folder, f)) for f in settings_files):
         # Google's releases say their casing only in the folder name (uncased_L-12_H-768_A-12).
         do_lower_case = "cased" not in os.path.basename(os.path.normpath(folder)).replace("uncased", "")
     if do_lower_case is not None:
@@ -91,3 +98,49 @@ def convert(src, dst, model_class=None, do_lower_case=None, keras_file=True, ver
         print(f"converted {fmt} checkpoint {src} -> {dst} as {name}"
               + (f" (not used: {info.unexpected_keys})" if info.unexpected_keys else ""))
     return model
+
+
+def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, verbose=1):
+    """Write a KerasHub BERT preset folder `dst` (backbone + tokenizer), atomically; returns the path.
+
+    The preset is written by KerasHub itself (a `keras_hub.models.BertBackbone` holding these weights and its
+    `save_to_preset`), so it is exactly what the installed KerasHub loads; keras-hub must be installed. A
+    KerasHub BERT backbone has no heads: head weights (MLM, NSP, classifier, ...) are left out and named.
+    KerasHub computes GELU with the tanh approximation, so its outputs differ from ours by that (about 3e-3 on
+    MiniLM's hidden states); token ids are the same.
+
+    Args:
+        model_or_path: one of our models (`BertModel`, `BertForSequenceClassification`, ...) or a checkpoint
+            path in any format `checkpoints.formats` reads.
+        tokenizer: a `BertTokenizer`/`BertTokenizerFast` (ours or transformers'), a folder to load one from,
+            or None: then the vocabulary beside `model_or_path` when it is a path (no tokenizer files otherwise).
+        dst: the preset folder; it appears whole or not at all.
+        do_lower_case: the casing of a tokenizer found beside a Google checkpoint (default: from its folder name).
+
+    Example:
+        >>> save_keras_hub_preset(model, tokenizer, "presets/minilm")
+        >>> keras_hub.models.BertBackbone.from_preset("presets/minilm")
+    """
+    from keras_bert_suite.checkpoints.keras_hub_preset import weight_table, write_preset
+    from keras_bert_suite.checkpoints.mapping import model_state_dict
+    from keras_bert_suite.tokenizers import BertTokenizer
+
+    dst = os.fspath(dst)
+    if isinstance(model_or_path, keras.Model):
+        state_dict, config, source = model_state_dict(model_or_path), model_or_path.config, type(model_or_path).__name__
+    else:
+        source = os.fspath(model_or_path)
+        state_dict, config = read_state_dict(source)[0], read_config(source)
+        if tokenizer is None:
+            tokenizer = _tokenizer_for(source, do_lower_case)
+    if isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = BertTokenizer.from_pretrained(tokenizer)
+    with atomic_directory(dst) as tmp:
+        write_preset(state_dict, config, tokenizer, tmp)
+    kept = {name for *_, name, _ in weight_table(config.num_hidden_layers)}
+    left_out = sorted(k for k in state_dict if k.removeprefix("bert.") not in kept)
+    if verbose:
+        print(f"wrote KerasHub BERT preset {dst} from {source}"
+              + ("" if tokenizer is not None else " (no tokenizer)")
+              + (f" (left out, not part of a backbone: {left_out})" if left_out else ""))
+    return dst
