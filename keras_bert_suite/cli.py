@@ -1,6 +1,6 @@
 """The `kbs` command.
 
-    kbs convert SRC DST [--model-class NAME] [--cased | --uncased] [--no-keras]
+    kbs convert SRC DST [--to hf | keras-hub] [--model-class NAME] [--cased | --uncased] [--no-keras]
     kbs export MODEL_DIR [--task TASK] [--out savedmodels/NAME] [--max-length N] [--version V] [--no-xla]
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
     kbs serve-check SAVEDMODEL
@@ -16,9 +16,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _convert(args):
-    from keras_bert_suite.convert import convert
+    from keras_bert_suite.convert import convert, save_keras_hub_preset
 
     lower = None if args.casing is None else args.casing == "uncased"
+    if args.to == "keras-hub":
+        save_keras_hub_preset(args.src, None, args.dst, do_lower_case=lower)
+        return
     convert(args.src, args.dst, model_class=args.model_class, do_lower_case=lower, keras_file=not args.no_keras)
 
 
@@ -110,6 +113,8 @@ def build_parser():
     casing.add_argument("--cased", dest="casing", action="store_const", const="cased")
     casing.add_argument("--uncased", dest="casing", action="store_const", const="uncased")
     p.add_argument("--no-keras", action="store_true", help="skip writing model.keras")
+    p.add_argument("--to", choices=["hf", "keras-hub"], default="hf",
+                   help="hf: a Hugging Face folder + model.keras (default); keras-hub: a KerasHub BERT preset")
     p.set_defaults(func=_convert)
 
     p = sub.add_parser("export", help="export a checkpoint folder as a raw-text SavedModel for TF Serving")
