@@ -1,0 +1,84 @@
+"""A second Python environment with other TensorFlow releases, for checking that exports load there.
+
+TF Serving links an older TensorFlow and tensorflow-text than the ones this package exports with (see
+`keras_bert_suite.export.tf_serving_releases`). `ensure_venv` makes a virtual environment with such pins under a
+cache folder outside the repository and reuses it while it is complete.
+
+The environment is built under a temporary name beside its final place and renamed when `pip install` has
+finished and a marker file naming its requirements is written, so an interrupted creation is never taken for a
+complete one: the next call builds it again.
+
+Example:
+    >>> python = ensure_venv("tf2.20-venv", TF_SERVING_2_20)   # ~/.cache/keras-bert-suite/tf2.20-venv/bin/python
+    >>> subprocess.run([python, "-c", "import tensorflow_text"], check=True)
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from keras_bert_suite.io import atomic_directory
+
+# The pins of TF Serving 2.20.0 (keras_bert_suite.export.tf_serving_releases), and its request/response protos.
+TF_SERVING_2_20 = ("tensorflow==2.20.0", "tensorflow-text==2.20.0", "tensorflow-serving-api==2.20.0")
+
+_MARKER = "kbs-requirements.json"
+
+
+def cache_dir():
+    """`$KBS_CACHE_DIR`, else `~/.cache/keras-bert-suite`."""
+    return os.environ.get("KBS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras-bert-suite")
+
+
+def venv_python(folder):
+    return os.path.join(folder, "bin", "python")
+
+
+def is_complete(folder, requirements):
+    """True when `folder` is a finished environment made for exactly `requirements`."""
+    try:
+        with open(os.path.join(folder, _MARKER), encoding="utf-8") as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return marker.get("requirements") == list(requirements) and os.path.exists(venv_python(folder))
+
+
+def ensure_venv(name, requirements, *, base=None, python=None, timeout=1800):
+    """The Python executable of the environment `base/name` with `requirements` installed, made when needed.
+
+    Args:
+        name: the environment's folder name, e.g. "tf2.20-venv".
+        requirements: pip requirement strings, e.g. `TF_SERVING_2_20`.
+        base: the parent folder (default: `cache_dir()`).
+        python: the interpreter that creates it (default: this one; Python 3.11 for TF 2.20's wheels).
+        timeout: seconds `pip install` may take.
+
+    Returns:
+        the path of the environment's `bin/python`.
+
+    Raises:
+        RuntimeError: pip refused or failed; the message holds the end of its output.
+    """
+    folder = os.path.join(base or cache_dir(), name)
+    if is_complete(folder, requirements):
+        return venv_python(folder)
+    start = time.perf_counter()
+    with atomic_directory(folder) as tmp:
+        subprocess.run([python or sys.executable, "-m", "venv", tmp], check=True, capture_output=True)
+        proc = subprocess.run([venv_python(tmp), "-m", "pip", "install", "-q", *requirements],
+                              capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pip install {' '.join(requirements)} into {folder} failed "
+                               f"(exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}")
+        with open(os.path.join(tmp, _MARKER), "w", encoding="utf-8") as f:
+            json.dump({"requirements": list(requirements), "seconds": round(time.perf_counter() - start, 1)}, f)
+    return venv_python(folder)
+
+
+def remove(name, base=None):
+    """Delete the environment `base/name` (the next `ensure_venv` builds it again)."""
+    shutil.rmtree(os.path.join(base or cache_dir(), name), ignore_errors=True)
