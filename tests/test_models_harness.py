@@ -7,6 +7,12 @@ from conftest import TINY, batch
 import keras_bert_suite as kbs
 from keras_bert_suite.export.saved_model import with_compute_dtype
 
+MODEL_CLASSES = (
+    kbs.BertModel, kbs.BertForPreTraining, kbs.BertForMaskedLM, kbs.BertForNextSentencePrediction,
+    kbs.BertLMHeadModel, kbs.BertForSequenceClassification, kbs.BertForTokenClassification,
+    kbs.BertForMultipleChoice, kbs.BertForQuestionAnswering,
+)
+
 
 def test_dtype_policy_is_in_the_config_and_the_export_copy_leaves_the_global_policy():
     model = kbs.BertForSequenceClassification(kbs.BertConfig(**TINY), dtype="mixed_bfloat16")
@@ -25,3 +31,16 @@ def test_dtype_policy_is_in_the_config_and_the_export_copy_leaves_the_global_pol
     assert {v.dtype for v in copy.weights} == {"float32"}
     for name, weight in copy.hf_weights().items():
         assert (weight.variable.numpy() == plain.hf_weights()[name].variable.numpy()).all(), name
+
+
+def test_serving_task_is_a_class_attribute():
+    from keras_bert_suite.export.signatures import TASKS, task_of
+
+    tasks = {cls.__name__: cls.serving_task for cls in MODEL_CLASSES}
+    assert tasks["BertForPreTraining"] == tasks["BertForMaskedLM"] == "masked_lm"
+    assert set(tasks.values()) == set(TASKS)
+
+    class Renamed(kbs.BertForSequenceClassification):  # the class name no longer decides the task
+        serving_task = "feature_extraction"
+
+    assert task_of(Renamed(kbs.BertConfig(**TINY))) == "feature_extraction"

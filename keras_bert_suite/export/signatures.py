@@ -19,26 +19,13 @@ TASKS = (
     "next_sentence_prediction", "multiple_choice", "feature_extraction", "causal_lm",
 )
 
-_TASK_OF_CLASS = {
-    "BertForSequenceClassification": "sequence_classification",
-    "BertForTokenClassification": "token_classification",
-    "BertForQuestionAnswering": "question_answering",
-    "BertForMaskedLM": "masked_lm",
-    "BertForPreTraining": "masked_lm",
-    "BertForNextSentencePrediction": "next_sentence_prediction",
-    "BertForMultipleChoice": "multiple_choice",
-    "BertModel": "feature_extraction",
-    "BertLMHeadModel": "causal_lm",
-}
-
 
 def task_of(model, task=None):
-    """The serving task of `model` (or check the `task` asked for)."""
+    """The serving task of `model`: its class attribute `serving_task` (or check the `task` asked for)."""
     if task is None:
-        for cls in type(model).__mro__:
-            if cls.__name__ in _TASK_OF_CLASS:
-                return _TASK_OF_CLASS[cls.__name__]
-        raise ValueError(f"no serving task for {type(model).__name__}; pass task= one of {TASKS}")
+        task = getattr(model, "serving_task", None)
+        if task is None:
+            raise ValueError(f"no serving task for {type(model).__name__}; pass task= one of {TASKS}")
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known tasks: {TASKS}")
     return task
@@ -170,7 +157,8 @@ class _Builder:
 
     def masked_lm(self):
         mask_id = self.vocab.index(self.tokenizer.mask_token)
-        logits_key = "prediction_logits" if "PreTraining" in type(self.model).__name__ else "logits"
+        # the MLM logits come first among the model's predictions ("prediction_logits" for BertForPreTraining)
+        logits_key = self.model.prediction_keys[0]
 
         @tf.function(input_signature=[_strings("text")])
         def fill(text):

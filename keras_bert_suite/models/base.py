@@ -46,6 +46,8 @@ class BertPreTrainedModel(keras.Model):
     extra_inputs = ()
     #: transformers names stored in checkpoints that are the same variable as another name here.
     tied_weights = {}
+    #: the export task (one of `export.signatures.TASKS`) that `export_saved_model` serves by default.
+    serving_task = None
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)

@@ -20,6 +20,8 @@ from keras_bert_suite.models.base import BertPreTrainedModel
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertModel(BertPreTrainedModel):
+    serving_task = "feature_extraction"
+
     def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(config, **kwargs)
         self.add_pooling_layer = add_pooling_layer

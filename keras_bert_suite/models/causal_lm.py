@@ -19,6 +19,7 @@ from keras_bert_suite.outputs import CausalLMOutputWithCrossAttentions
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertLMHeadModel(_WithLMHead):
+    serving_task = "causal_lm"
     add_pooling_layer = False
     label_names = ("labels",)
 

@@ -57,6 +57,8 @@ class _Classifier(BertPreTrainedModel):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForSequenceClassification(_Classifier):
+    serving_task = "sequence_classification"
+
     def forward(self, training=None, labels=None, **inputs):
         return self._classify(SequenceClassifierOutput, "pooler_output", training, labels, inputs)
 
@@ -68,6 +70,7 @@ class BertForSequenceClassification(_Classifier):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForTokenClassification(_Classifier):
+    serving_task = "token_classification"
     add_pooling_layer = False
 
     def forward(self, training=None, labels=None, **inputs):
@@ -83,6 +86,8 @@ _PER_CHOICE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForMultipleChoice(_Classifier):
     """Inputs shaped [batch, num_choices, length] (`inputs_embeds`: [..., hidden]); logits [batch, num_choices]."""
+
+    serving_task = "multiple_choice"
 
     def num_outputs(self):
         return 1

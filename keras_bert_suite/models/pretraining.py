@@ -92,6 +92,7 @@ def _body_outputs(outputs):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForPreTraining(_WithLMHead):
+    serving_task = "masked_lm"
     nsp_head = True
     label_names = ("labels", "next_sentence_label")
     extra_inputs = ("masked_lm_positions",)
@@ -116,6 +117,7 @@ class BertForPreTraining(_WithLMHead):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForMaskedLM(_WithLMHead):
+    serving_task = "masked_lm"
     add_pooling_layer = False
     label_names = ("labels",)
     extra_inputs = ("masked_lm_positions",)
@@ -133,6 +135,7 @@ class BertForMaskedLM(_WithLMHead):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForNextSentencePrediction(_WithLMHead):
+    serving_task = "next_sentence_prediction"
     lm_head = False
     nsp_head = True
     # transformers names this label `labels`; `next_sentence_label` is accepted as well.

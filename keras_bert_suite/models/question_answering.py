@@ -20,6 +20,7 @@ from keras_bert_suite.outputs import QuestionAnsweringModelOutput
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertForQuestionAnswering(BertPreTrainedModel):
+    serving_task = "question_answering"
     label_names = ("start_positions", "end_positions")
     prediction_keys = ("start_logits", "end_logits")
 
