@@ -3,7 +3,7 @@
     kbs convert SRC DST [--to hf | keras-hub] [--model-class NAME] [--cased | --uncased] [--no-keras]
     kbs export MODEL_DIR [--task TASK] [--out savedmodels/NAME] [--max-length N] [--version V] [--no-xla]
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
-    kbs serve-check SAVEDMODEL
+    kbs serve-check SAVEDMODEL [--tf-serving VERSION]
 """
 
 import argparse
@@ -84,6 +84,13 @@ def _predict(args):
 def _serve_check(args):
     from keras_bert_suite.export import inspect
 
+    if args.tf_serving:
+        from keras_bert_suite.export.compat import check_tf_serving
+
+        report = check_tf_serving(args.savedmodel, args.tf_serving)
+        print(report.format())
+        if not report.ok:
+            return 1
     loaded, path = inspect.load(args.savedmodel)
     print(f"SavedModel: {path}")
     for name, spec in inspect.describe(loaded).items():
@@ -140,6 +147,8 @@ def build_parser():
 
     p = sub.add_parser("serve-check", help="list a SavedModel's signatures and run a sample request on each")
     p.add_argument("savedmodel")
+    p.add_argument("--tf-serving", metavar="VERSION", default=None,
+                   help="first check the ops it uses against those TF Serving VERSION links (exit 1 when missing)")
     p.set_defaults(func=_serve_check)
     return parser
 
@@ -147,11 +156,11 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (FileNotFoundError, ValueError) as e:
         print(f"kbs {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
