@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder
 
 
 def shared(*parts):

@@ -12,7 +12,7 @@ import pytest
 import keras
 
 import keras_bert_suite as kbs
-from conftest import batch
+from helpers import batch
 
 CONFIG = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from conftest import batch, max_diff, sst2_sentences, torch_reference, torch_run
+from helpers import batch, max_diff, sst2_sentences, torch_reference, torch_run
 from keras_bert_suite import BertConfig, BertModel
 from keras_bert_suite.checkpoints.mapping import WeightShapeError
 
@@ -172,7 +172,7 @@ def test_real_minilm_parity(minilm):
 def test_output_positions_are_rows_of_the_full_result(case):
     """`output_positions`: the last layer computes only those rows (or, where it cannot, every row is
     computed and the rows picked): either way the rows of the full result, and the same gradients."""
-    from conftest import TINY
+    from helpers import TINY
     from keras_bert_suite.layers.backbone import BertBackbone
 
     keras.utils.set_random_seed(0)

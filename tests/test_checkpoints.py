@@ -540,7 +540,7 @@ def _reference_logits(model, inputs):
 @pytest.mark.parametrize("source", ["safetensors", "bin", "safetensors_sharded", "bin_sharded", "tf_h5", "google"])
 def test_bert_for_pretraining_from_every_format_matches_torch(pt, tf_h5, google, source):
     import keras_bert_suite as kbs
-    from conftest import batch, max_diff
+    from helpers import batch, max_diff
 
     folder = {"tf_h5": tf_h5["pretraining"], "google": google}.get(source, pt["root"] / source)
     model = kbs.BertForPreTraining.from_pretrained(folder)
@@ -558,7 +558,7 @@ def test_bert_for_pretraining_from_every_format_matches_torch(pt, tf_h5, google,
 ])
 def test_heads_from_tf_h5_match_torch(pt, tf_h5, head, cls_name, key):
     import keras_bert_suite as kbs
-    from conftest import batch, max_diff
+    from helpers import batch, max_diff
 
     model = getattr(kbs, cls_name).from_pretrained(tf_h5[head])
     inputs = batch()
@@ -571,7 +571,7 @@ def test_heads_from_tf_h5_match_torch(pt, tf_h5, head, cls_name, key):
 def test_kbs_convert_google_checkpoint_round_trip(pt, google, tmp_path):
     import keras
 
-    from conftest import batch, max_diff
+    from helpers import batch, max_diff
     from keras_bert_suite.cli import main
 
     out = tmp_path / "hf"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 
 DEMO = os.path.join(os.path.dirname(__file__), "..", "examples", "demo.py")
 

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from conftest import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
 

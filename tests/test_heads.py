@@ -5,7 +5,7 @@ import pytest
 import transformers
 
 import keras_bert_suite as kbs
-from conftest import batch, max_diff, torch_reference, torch_run
+from helpers import batch, max_diff, torch_reference, torch_run
 
 TOL = 1e-5
 

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import TINY, batch, max_diff, minilm_folder, sst2_sentences, torch_reference
+from helpers import TINY, batch, max_diff, minilm_folder, sst2_sentences, torch_reference
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -32,10 +32,11 @@ VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["##s", "##ing
          + [f"w{i}" for i in range(99)])[:TINY["vocab_size"]]
 TEXTS = ["Hello world!", "the films, the CAFÉ.", "Keras hubs presets is good", "bert's preset: an unknownword",
          "", "  a  ", "Hello [MASK] world"]
-# KerasHub's tanh-approximate GELU against BERT's exact one; measured 3.3e-5 on these tiny random weights and
-# about 3e-3 on MiniLM (see the slow test).
+# KerasHub's tanh-approximate GELU against BERT's exact one, on the hidden states of real tokens: measured 3.3e-5
+# on these tiny random weights; on MiniLM (hidden states up to 6.2 in size) max 4.1e-3 / mean 3.8e-4 over 16 SST-2
+# sentences, max 9.5e-3 / mean 3.6e-4 over 64.
 TINY_TANH_GELU_TOL = 1e-3
-MINILM_TANH_GELU_TOL = 1e-2
+MINILM_TANH_GELU_MAX, MINILM_TANH_GELU_MEAN = 2e-2, 1e-3
 
 
 def _hf_folder(path, do_lower_case=True):
@@ -249,9 +250,9 @@ def test_minilm_both_directions(tmp_path, monkeypatch):
     save_keras_hub_preset(hf, None, dst, verbose=0)
     backbone = keras_hub.models.BertBackbone.from_preset(dst)
     got, want = backbone(_keras_hub_inputs(x)), reference(x)
-    diff = max_diff(_masked(got["sequence_output"], x["attention_mask"]),
-                    _masked(want.last_hidden_state, x["attention_mask"]))
-    assert 0.0 < diff < MINILM_TANH_GELU_TOL
+    real = x["attention_mask"].astype(bool)
+    diff = np.abs(np.asarray(got["sequence_output"]) - np.asarray(want.last_hidden_state))[real]
+    assert 0.0 < diff.max() < MINILM_TANH_GELU_MAX and diff.mean() < MINILM_TANH_GELU_MEAN
     kh_tokenizer = keras_hub.models.BertTokenizer.from_preset(dst)
     got_ids = _ids(kh_tokenizer(sentences))
     want_ids = reference_tokenizer(sentences, add_special_tokens=False)["input_ids"]

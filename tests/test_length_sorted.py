@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from conftest import TINY
+from helpers import TINY
 from keras_bert_suite.export.length_sorted import run_by_length
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_bert_suite as kbs
-from conftest import batch
+from helpers import batch
 
 onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
@@ -52,7 +52,7 @@ def test_int8_export_keeps_sentence_embeddings_of_the_real_checkpoint(tmp_path, 
     sentences >= 0.99 on average, >= 0.98 for each; the file holds the matrix-product weights in int8."""
     import os
 
-    from conftest import sst2_sentences
+    from helpers import sst2_sentences
     from keras_bert_suite.tokenizers import BertTokenizerFast
 
     model = kbs.BertModel.from_pretrained(minilm)

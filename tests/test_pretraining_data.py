@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder
 from keras_bert_suite.pretraining import data
 
 SAMPLE = os.path.join(SHARED_DATA, "text", "bert_sample_text.txt")

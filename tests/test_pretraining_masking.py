@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import minilm_folder
+from helpers import minilm_folder
 from keras_bert_suite.pretraining.data import Vocabulary
 from keras_bert_suite.pretraining.masking import MaskedLMMasker, mask_tokens
 

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder
 
 SAMPLE = os.path.join(SHARED_DATA, "text", "bert_sample_text.txt")
 pytestmark = pytest.mark.skipif(not os.path.exists(SAMPLE), reason="shared sample text absent")

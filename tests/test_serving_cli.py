@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from conftest import minilm_folder
+from helpers import minilm_folder
 from keras_bert_suite.cli import main
 from keras_bert_suite.tokenizers import BertTokenizer
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import keras_bert_suite as kbs
-from conftest import minilm_folder
+from helpers import minilm_folder
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import minilm_folder
+from helpers import minilm_folder
 from tokenizer_corpus import CASED
 
 from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import minilm_folder
+from helpers import minilm_folder
 
 from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
 

@@ -4,7 +4,7 @@ import functools
 import os
 import random
 
-from conftest import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder
 
 UDHR = os.path.join(SHARED_DATA, "multilingual", "udhr_paragraphs.tsv")
 BLNS = os.path.join(SHARED_DATA, "multilingual", "blns.txt")
