@@ -62,11 +62,12 @@ def main(argv=None):
     import keras_bert_suite as kbs
     from keras_bert_suite import pretraining as pt
     from keras_bert_suite.pretraining.plot import plot_losses
+    from keras_bert_suite.tokenizers import TFBertTokenizer
 
     vocab_file = args.vocab or minilm_vocab()
     tokens = pt.reduced_vocabulary(vocab_file, args.corpus) if args.reduce_vocab else vocab_file
     vocab = pt.Vocabulary(tokens) if args.reduce_vocab else pt.Vocabulary.from_file(vocab_file)
-    tokenizer = pt.wordpiece_tokenizer(vocab)
+    tokenizer = TFBertTokenizer(vocab.tokens)
     make = functools.partial(
         pt.pretraining_dataset, args.corpus, tokenizer, vocab, batch_size=args.batch_size,
         max_length=args.max_length, max_predictions_per_seq=args.max_predictions,

@@ -34,6 +34,7 @@ import keras  # noqa: E402
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite import pretraining as pt  # noqa: E402
 from keras_bert_suite.pretraining.plot import plot_losses  # noqa: E402
+from keras_bert_suite.tokenizers import TFBertTokenizer  # noqa: E402
 
 SUBJECTS = ["the miner", "a traveller", "the old sailor", "my neighbour", "the young clerk", "a quiet monk"]
 VERBS = ["found", "carried", "lost", "mended", "painted", "sold", "watched", "described"]
@@ -96,7 +97,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     files = args.corpus or [synthetic_corpus(os.path.join(args.out, "corpus.txt"))]
     vocab = vocabulary(files)
-    tokenizer = pt.wordpiece_tokenizer(vocab)
+    tokenizer = TFBertTokenizer(vocab.tokens)
     replicas = STRATEGY.num_replicas_in_sync
     on_tpu = isinstance(STRATEGY, __import__("tensorflow").distribute.TPUStrategy)
     global_batch = args.per_replica_batch * replicas

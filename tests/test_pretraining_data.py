@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from helpers import SHARED_DATA, minilm_folder
 from keras_bert_suite.pretraining import data
+from keras_bert_suite.tokenizers import TFBertTokenizer
 
 SAMPLE = os.path.join(SHARED_DATA, "text", "bert_sample_text.txt")
 needs_sample = pytest.mark.skipif(not os.path.exists(SAMPLE), reason="shared sample text absent")
@@ -20,7 +21,7 @@ def vocab():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return data.wordpiece_tokenizer(os.path.join(minilm_folder(), "vocab.txt"))
+    return TFBertTokenizer(os.path.join(minilm_folder(), "vocab.txt"))
 
 
 def _shard(tokenizer, path=SAMPLE, one_document_per_line=False):

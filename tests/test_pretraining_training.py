@@ -30,12 +30,13 @@ WORKER = textwrap.dedent('''
     import keras
     import keras_bert_suite as kbs
     from keras_bert_suite import distribute, pretraining as pt
+    from keras_bert_suite.tokenizers import TFBertTokenizer
 
     # A multi-worker strategy must exist before any other TensorFlow op runs.
     auto = distribute.strategy() if "auto" in cfg["strategies"] else None
 
     vocab = pt.Vocabulary(cfg["tokens"])
-    tokenizer = pt.wordpiece_tokenizer(vocab)
+    tokenizer = TFBertTokenizer(vocab.tokens)
 
     def make(skip_batches):
         return pt.pretraining_dataset(cfg["corpus"], tokenizer, vocab, batch_size=8, max_length=32, seed=3,
@@ -166,9 +167,10 @@ def test_mlm_loss_falls(launched, tokens, tmp_path):  # `launched`: the subproce
 
     import keras_bert_suite as kbs
     from keras_bert_suite import pretraining as pt
+    from keras_bert_suite.tokenizers import TFBertTokenizer
 
     vocab = pt.Vocabulary(tokens)
-    tokenizer = pt.wordpiece_tokenizer(vocab)
+    tokenizer = TFBertTokenizer(vocab.tokens)
     keras.utils.set_random_seed(0)
     model = kbs.BertForPreTraining(kbs.BertConfig(vocab_size=vocab.size, hidden_size=32, num_hidden_layers=2,
                                                   num_attention_heads=4, intermediate_size=37,

@@ -2,9 +2,10 @@
 
 Example:
     >>> from keras_bert_suite import BertConfig, BertForPreTraining, pretraining as pt
+    >>> from keras_bert_suite.tokenizers import TFBertTokenizer
     >>> vocab = pt.Vocabulary.from_file("vocab.txt")
-    >>> make = lambda skip_batches: pt.pretraining_dataset(["corpus.txt"], pt.wordpiece_tokenizer("vocab.txt"),
-    ...                                                    vocab, batch_size=32, skip_batches=skip_batches)
+    >>> make = lambda skip_batches: pt.pretraining_dataset(["corpus.txt"], TFBertTokenizer(vocab.tokens), vocab,
+    ...                                                    batch_size=32, skip_batches=skip_batches)
     >>> model = BertForPreTraining(BertConfig(vocab_size=vocab.size))
     >>> pt.compile_for_pretraining(model, pt.create_optimizer(1e-4, total_steps=1000))
     >>> pt.train(model, make, max_steps=1000, backup_dir="run/backup", checkpoint_every=100, log_dir="run/logs")
@@ -18,7 +19,6 @@ from keras_bert_suite.pretraining.data import (
     sentence_pairs,
     split_documents,
     tokenize_documents,
-    wordpiece_tokenizer,
 )
 from keras_bert_suite.pretraining.masking import MaskedLMMasker, continuation_table, mask_tokens, masked_positions
 from keras_bert_suite.pretraining.optimization import WarmupLinearDecay, create_optimizer
@@ -35,5 +35,5 @@ __all__ = [
     "LossCurve", "MaskedLMLoss", "MaskedLMMasker", "Vocabulary", "WarmupLinearDecay", "as_tokenize_fn",
     "compile_for_pretraining", "continuation_table", "create_optimizer", "features_and_targets", "mask_tokens",
     "masked_positions", "pretraining_dataset", "reduced_vocabulary", "restored_step", "sentence_pairs",
-    "split_documents", "tokenize_documents", "train", "wordpiece_tokenizer",
+    "split_documents", "tokenize_documents", "train",
 ]

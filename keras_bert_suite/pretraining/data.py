@@ -22,17 +22,23 @@ stream from batch n on (to resume a run).
 Every element is a dict of int32 tensors of static shape: input_ids, attention_mask, token_type_ids, labels
 [batch, max_length] and next_sentence_label [batch] (0: B follows A, 1: B is random).
 
+Sentences are tokenized by `TFBertTokenizer` (the in-graph tokenizer with the reference's pieces), the only
+tokenizer the pipeline takes.
+
 Example:
     >>> vocab = Vocabulary.from_file("vocab.txt")
-    >>> ds = pretraining_dataset(["corpus.txt"], wordpiece_tokenizer("vocab.txt"), vocab, batch_size=32,
+    >>> ds = pretraining_dataset(["corpus.txt"], TFBertTokenizer(vocab.tokens), vocab, batch_size=32,
     ...                          max_length=128, max_predictions_per_seq=20, seed=0)
     >>> model.fit(ds, steps_per_epoch=1000)            # BertForPreTraining compiled without a loss
 """
+
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.pretraining.masking import continuation_table, mask_tokens, masked_positions
+from keras_bert_suite.tokenizers.layer import TFBertTokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -79,24 +85,21 @@ def _tokens(vocab):
         return [line.rstrip("\n").rstrip("\r") for line in f]
 
 
-def wordpiece_tokenizer(vocab, lower_case=True):
-    """A `tensorflow_text.FastBertTokenizer` on a vocabulary (a vocab.txt path, a token list or a
-    `Vocabulary`), with uncased BERT normalisation by default."""
-    import tensorflow_text as tf_text
-
-    return tf_text.FastBertTokenizer(_tokens(vocab), token_out_type=tf.int64, lower_case_nfd_strip_accents=lower_case)
-
-
 def reduced_vocabulary(vocab, files, lower_case=True):
     """The tokens of `vocab` that the WordPiece tokenization of `files` uses, plus the special tokens, in their
     original order. Tokenizing `files` with the result gives the same pieces (greedy longest match never picked
     the tokens left out), so a small model on a small corpus needs no 30k-row embedding.
 
+    Args:
+        vocab: a vocab.txt path, a token list or a `Vocabulary`.
+        files: a path or a list of paths (text in the pipeline's format).
+        lower_case: `do_lower_case` of the `TFBertTokenizer` that tokenizes `files`.
+
     Example:
         >>> small = Vocabulary(reduced_vocabulary("vocab.txt", ["corpus.txt"]))
     """
     tokens = _tokens(vocab)
-    tokenize = as_tokenize_fn(wordpiece_tokenizer(tokens, lower_case))
+    tokenize = as_tokenize_fn(TFBertTokenizer(tokens, do_lower_case=lower_case))
     used = set()
     for path in [files] if isinstance(files, (str, bytes)) else files:
         docs = split_documents(tf.io.read_file(path))
@@ -108,22 +111,25 @@ def reduced_vocabulary(vocab, files, lower_case=True):
 def as_tokenize_fn(tokenizer):
     """A function mapping a tf.string [n] tensor to a RaggedTensor [n, None] of int32 word-piece ids.
 
-    Accepts an object with `tokenize` (tensorflow_text tokenizers; `TFBertTokenizer`, whose `tokenize` returns
-    `(ids, starts, ends)`), or any callable with that contract. Extra ragged dimensions (words) are merged.
+    Args:
+        tokenizer: a `TFBertTokenizer`, a `BertTokenizer`/`BertTokenizerFast` (ours or transformers': the graph
+            tokenizer with its vocabulary and settings is used), or a tokenizer folder; see
+            `TFBertTokenizer.coerce`. Pieces equal transformers' Python `BertTokenizer`'s.
+
+    Example:
+        >>> tokenize = as_tokenize_fn(TFBertTokenizer("vocab.txt"))
+        >>> tokenize(tf.constant(["Hello world!"])).to_list()
+        [[7592, 2088, 999]]
     """
-    fn = getattr(tokenizer, "tokenize", None) or tokenizer
-    if not callable(fn):
-        raise TypeError(f"cannot tokenize with {tokenizer!r}")
+    if not (isinstance(tokenizer, (TFBertTokenizer, str, os.PathLike)) or hasattr(tokenizer, "get_vocab")
+            or hasattr(tokenizer, "vocab")):
+        raise TypeError(f"pretraining tokenizes with TFBertTokenizer (or a BertTokenizer or tokenizer folder to "
+                        f"make one from), got {type(tokenizer).__name__}")
+    layer = TFBertTokenizer.coerce(tokenizer)
 
     def tokenize(lines):
-        out = fn(lines)
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        if not isinstance(out, tf.RaggedTensor):
-            out = tf.RaggedTensor.from_tensor(out)
-        while out.ragged_rank > 1:
-            out = out.merge_dims(1, 2)
-        return tf.cast(out, tf.int32)
+        ids, _, _ = layer.word_pieces(lines, with_offsets=False)
+        return tf.cast(ids, tf.int32)
 
     return tokenize
 
@@ -304,8 +310,8 @@ def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=
 
     Args:
         files: a path or a list of paths (each a shard).
-        tokenizer: lines -> word-piece ids (see `as_tokenize_fn`): `wordpiece_tokenizer(vocab_file)`, our
-            `TFBertTokenizer`, or a callable.
+        tokenizer: a `TFBertTokenizer` (or what `as_tokenize_fn` turns into one), e.g.
+            `TFBertTokenizer(vocabulary.tokens)`.
         vocabulary: a `Vocabulary` (special ids, "##" pieces, size).
         batch_size: the global batch size (batches are dropped when incomplete, so shapes are static).
         num_epochs: passes over the files (None: forever).
