@@ -33,5 +33,16 @@ from keras_bert_suite.outputs import (  # noqa: E402
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
+from keras_bert_suite.tf_names import LAZY_NAMES, lazy_attribute  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """The tokenizers (`BertTokenizer`, `BertTokenizerFast`, `TFBertTokenizer`) and transformers' TF names
+    (`TFBertModel`, ...; see `tf_names.py`), imported on first use."""
+    return lazy_attribute(__name__, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(LAZY_NAMES))

@@ -189,8 +189,20 @@ class BertConfig:
 
     @classmethod
     def from_pretrained(cls, path: str, **overrides) -> "BertConfig":
-        """Read a folder holding `config.json`, or a JSON file itself."""
-        path = os.fspath(path)
+        """Read a folder holding `config.json`, a JSON file itself, or a Hugging Face Hub id's config.json.
+
+        Args:
+            path: a folder, a JSON file, or a Hub repo id (`"google-bert/bert-base-uncased"`).
+            **overrides: config values to replace, and the Hub arguments of `hub.resolve_pretrained`
+                (revision, cache_dir, token, local_files_only, force_download, subfolder).
+
+        Example:
+            >>> BertConfig.from_pretrained("google-bert/bert-base-uncased", num_labels=3).num_labels
+            3
+        """
+        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
+
+        path = resolve_pretrained(path, kind="config", **pop_hub_kwargs(overrides))
         file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.exists(file):
             raise FileNotFoundError(f"no {CONFIG_NAME} found at {path!r}")

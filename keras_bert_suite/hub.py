@@ -50,6 +50,7 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.jso
 _REQUIRED = {"config": (CONFIG_FILE,), "model": (CONFIG_FILE,), "tokenizer": ("vocab.txt",), None: ()}
 _WHAT = {"config": "config", "model": "checkpoint", "tokenizer": "vocabulary", None: "folder"}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download", "subfolder")
 
 
 class PretrainedNotFoundError(FileNotFoundError):
@@ -58,6 +59,18 @@ class PretrainedNotFoundError(FileNotFoundError):
 
 class InvalidPretrainedNameError(FileNotFoundError, ValueError):
     """A name that is neither an existing local path nor a valid Hub repo id."""
+
+
+def pop_hub_kwargs(kwargs: dict) -> dict:
+    """Remove the `resolve_pretrained` arguments (`HUB_KWARGS`) from a `from_pretrained`'s keyword arguments
+    and return them; the rest stay in `kwargs` for the config, model or tokenizer.
+
+    Example:
+        >>> kwargs = {"revision": "v1", "num_labels": 3}
+        >>> pop_hub_kwargs(kwargs), kwargs
+        ({'revision': 'v1'}, {'num_labels': 3})
+    """
+    return {name: kwargs.pop(name) for name in HUB_KWARGS if name in kwargs}
 
 
 def _is_true(value) -> bool:
@@ -132,7 +145,8 @@ def _cached_files(base):
     out = []
     for root, _, names in os.walk(base):
         rel = os.path.relpath(root, base)
-        out.extend(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/") for name in names)
+        out.extend(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+                   for name in names if os.path.isfile(os.path.join(root, name)))  # not a dangling link
     return out
 
 

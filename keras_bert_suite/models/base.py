@@ -141,16 +141,22 @@ class BertPreTrainedModel(keras.Model):
     @classmethod
     def from_pretrained(cls, path, *, config=None, output_loading_info=False, ignore_mismatched_sizes=False,
                         **config_overrides):
-        """Build the model from a local checkpoint folder (any format `checkpoints.formats` reads).
+        """Build the model from a local checkpoint folder (any format `checkpoints.formats` reads) or a Hugging
+        Face Hub id (config.json and one weights format are fetched into the Hub cache, see `hub.py`).
 
-        `config_overrides` replace config.json values (e.g. `num_labels=3`). Weights the checkpoint lacks
-        (a new head) are initialised and named in a warning; with `output_loading_info=True` the call returns
-        `(model, LoadingInfo)`.
+        `config_overrides` replace config.json values (e.g. `num_labels=3`); the Hub arguments revision,
+        cache_dir, token, local_files_only, force_download and subfolder go to `hub.resolve_pretrained`.
+        Weights the checkpoint lacks (a new head) are initialised and named in a warning; with
+        `output_loading_info=True` the call returns `(model, LoadingInfo)`.
+
+        Example:
+            >>> model = BertForSequenceClassification.from_pretrained("google-bert/bert-base-uncased", num_labels=2)
         """
         from keras_bert_suite.checkpoints.configs import read_config
         from keras_bert_suite.checkpoints.formats import read_state_dict
+        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
 
-        path = os.fspath(path)
+        path = resolve_pretrained(path, kind="model", **pop_hub_kwargs(config_overrides))
         if not os.path.exists(path) and not os.path.exists(path + ".index"):
             raise FileNotFoundError(f"no checkpoint at {path!r}")
         if config is None:

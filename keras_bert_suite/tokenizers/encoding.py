@@ -280,6 +280,32 @@ def pad_batch(items, padding_strategy, max_length, pad_to_multiple_of, padding_s
     return items
 
 
+def split_examples(encoded_inputs):
+    """`(items, batched)` from what `pad` takes: one example (a dict of id lists), a batch as a dict of lists of
+    lists (or arrays / tensors [batch, length]), or a list of per-example dicts. Items are new dicts of lists.
+
+    Example:
+        >>> split_examples({"input_ids": [[1, 2], [3]]})
+        ([{'input_ids': [1, 2]}, {'input_ids': [3]}], True)
+    """
+    def as_list(value):
+        value = value.numpy() if hasattr(value, "numpy") else value
+        return value.tolist() if isinstance(value, np.ndarray) else list(value)
+
+    if isinstance(encoded_inputs, (list, tuple)):
+        if not all(isinstance(item, dict) for item in encoded_inputs):
+            raise TypeError("pad takes a dict of lists or a list of dicts, got a list of "
+                            f"{sorted({type(item).__name__ for item in encoded_inputs})}")
+        return [{key: as_list(value) for key, value in item.items()} for item in encoded_inputs], True
+    data = {key: as_list(value) for key, value in dict(encoded_inputs).items()}
+    if "input_ids" not in data:
+        raise ValueError(f"pad needs 'input_ids' among the inputs; got {sorted(data)}")
+    ids = data["input_ids"]
+    if not ids or not isinstance(ids[0], (list, tuple)):
+        return [data], False
+    return [{key: list(value[i]) for key, value in data.items()} for i in range(len(ids))], True
+
+
 def collate(items) -> dict:
     """List of per-example dicts -> dict of lists."""
     if not items:

@@ -163,9 +163,11 @@ class TFBertTokenizer(keras.layers.Layer):
     @classmethod
     def from_pretrained(cls, path, **kwargs):
         """From a folder with vocab.txt (+ tokenizer_config.json, ...); keyword arguments override settings."""
+        from keras_bert_suite.hub import pop_hub_kwargs
         from keras_bert_suite.tokenizers.python import BertTokenizer
 
-        return cls.from_tokenizer(BertTokenizer.from_pretrained(path), **kwargs)
+        # `path` may be a Hugging Face Hub id; the Hub arguments (revision, cache_dir, ...) fetch it.
+        return cls.from_tokenizer(BertTokenizer.from_pretrained(path, **pop_hub_kwargs(kwargs)), **kwargs)
 
     @classmethod
     def from_tokenizer(cls, tokenizer, **kwargs):

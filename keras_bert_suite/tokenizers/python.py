@@ -385,6 +385,33 @@ class BertTokenizer:
             raise ValueError("Mixing single texts and pairs in one batch is not supported")
         return self(firsts, seconds or None, **kwargs)
 
+    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
+            return_attention_mask=None, return_tensors=None, verbose=True):
+        """Pad encoded examples to one length, as transformers' `pad` (what its data collators call).
+
+        Args:
+            encoded_inputs: one example (dict of id lists), a batch as a dict of lists of lists (or arrays /
+                tensors [batch, length]), or a list of per-example dicts (a collator's features).
+            padding: True / "longest", "max_length" (to `max_length`, else model_max_length), False.
+            max_length, pad_to_multiple_of, padding_side: as in `__call__`.
+            return_attention_mask: add `attention_mask` (default True).
+            return_tensors: None (lists), "np" or "tf" (arrays [batch, length]); anything else is a ValueError.
+
+        Example:
+            >>> tok.pad([{"input_ids": [101, 102]}, {"input_ids": [101, 7592, 102]}], return_tensors="np").input_ids
+            array([[ 101,  102,    0],
+                   [ 101, 7592,  102]])
+        """
+        if return_tensors not in (None, "np", "tf"):
+            raise ValueError(f"return_tensors must be None, 'np' or 'tf', got {return_tensors!r}")
+        items, batched = enc.split_examples(encoded_inputs)
+        padding_strategy, _, max_length = enc.resolve_strategies(
+            padding, False, max_length, pad_to_multiple_of, self.model_max_length, self.pad_token_id
+        )
+        enc.pad_batch(items, padding_strategy, max_length, pad_to_multiple_of, padding_side or self.padding_side,
+                      return_attention_mask is not False, self.pad_token_id)
+        return enc.BatchEncoding(enc.collate(items) if batched else items[0], tensor_type=return_tensors)
+
     def encode(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """Token ids of one text (or pair), with special tokens by default."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
