@@ -1,8 +1,10 @@
 """Every model class through the shared harness (tests/helpers.py), plus the dtype policy in the config."""
 
 import keras
+import numpy as np
+import pytest
 
-from conftest import TINY, batch
+from helpers import TINY, batch, run_model_saving_test, run_precision_test, run_serialization_test
 
 import keras_bert_suite as kbs
 from keras_bert_suite.export.saved_model import with_compute_dtype
@@ -44,3 +46,24 @@ def test_serving_task_is_a_class_attribute():
         serving_task = "feature_extraction"
 
     assert task_of(Renamed(kbs.BertConfig(**TINY))) == "feature_extraction"
+
+
+def _config(cls):
+    return kbs.BertConfig(**TINY, is_decoder=cls is kbs.BertLMHeadModel)
+
+
+def _inputs(cls):
+    data = batch()
+    if cls is kbs.BertForMultipleChoice:  # [batch, choices, length]
+        data = {k: np.stack([v, v[::-1]], axis=1) for k, v in data.items()}
+    return data
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda cls: cls.__name__)
+def test_model(cls, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = cls(_config(cls))
+    revived = run_serialization_test(model)
+    assert revived.serving_task == cls.serving_task
+    run_model_saving_test(model, _inputs(cls), tmp_path, atol=1e-5)
+    run_precision_test(cls, {"config": _config(cls)}, _inputs(cls))

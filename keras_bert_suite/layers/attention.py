@@ -165,6 +165,8 @@ class BertAttention(keras.layers.Layer):
              past_key_value=None, query_positions=None, training=None):
         """`query_positions` (int [batch, n], self-attention only): compute the output at those rows only
         ([batch, n, hidden]); keys and values still cover every row."""
+        # autocast is off (for the mask): cast the states here, so float32 states work under a mixed policy
+        hidden_states = ops.cast(hidden_states, self.compute_dtype)
         key_value_states = None
         if query_positions is not None:
             key_value_states = hidden_states
