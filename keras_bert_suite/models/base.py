@@ -71,6 +71,13 @@ class BertPreTrainedModel(keras.Model):
         args.pop("return_dict", None)
         return args
 
+    def __call__(self, *args, **kwargs):
+        # A tokenizer's BatchEncoding (a dict subclass) is passed on as a plain dict: Keras takes only plain
+        # containers positionally, and `model(tokenizer(text, return_tensors="tf"))` is transformers' idiom.
+        if args and isinstance(args[0], dict) and type(args[0]) is not dict:
+            args = (dict(args[0]),) + args[1:]
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs=None, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
              head_mask=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
              past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
