@@ -33,6 +33,7 @@ from keras_bert_suite.outputs import (  # noqa: E402
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
+from keras_bert_suite.sentence_encoder import SentenceTransformer  # noqa: E402
 from keras_bert_suite.tf_names import LAZY_NAMES, lazy_attribute  # noqa: E402
 
 __version__ = "0.1.0"

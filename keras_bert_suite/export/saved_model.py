@@ -47,22 +47,31 @@ def with_compute_dtype(model, compute_dtype):
     return copy
 
 
-def export_saved_model(model, tokenizer, export_dir="savedmodels/model", *, task=None, max_length=128,
+def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *, task=None, max_length=None,
                        version=None, jit_compile=True, compute_dtype="float32", **options):
     """Write `export_dir/<version>/` and return its path.
 
     Args:
-        model: any model of this package. tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer`.
+        model: any model of this package, or a `SentenceTransformer` (an embeddings SavedModel with the folder's
+            tokenizer, max_seq_length, pooling and normalization unless given here).
+        tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (optional for a SentenceTransformer).
         task: the serving task (default: from the model class); see `signatures.TASKS`.
-        max_length: longest tokenized input (QA: window length). version: int, default the next free one.
+        max_length: longest tokenized input (QA: window length; default 128). version: int, default the next
+            free one.
         jit_compile: run the encoder and head XLA-compiled inside the SavedModel (True, the default; measured
             faster than TensorFlow's graph kernels end to end, see docs/benchmarks.md), or not (False), or "auto":
             XLA only when this machine has a GPU or TPU.
         compute_dtype: "float32" (default, exact), or "bfloat16" / "float16": the encoder computes in that type
             (weights stay float32; layer norms and softmax in float32). bfloat16 is 1.3x faster on CPUs with
             AVX512_BF16 with jit_compile=False (docs/benchmarks.md); logits move by about 1e-2.
-        **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, ...).
+        **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, pooling,
+            ...).
     """
+    if hasattr(model, "export_arguments"):  # a SentenceTransformer
+        model, tokenizer, max_length, options = model.export_arguments(tokenizer, max_length, options)
+    if tokenizer is None:
+        raise TypeError(f"export_saved_model needs the tokenizer of the {type(model).__name__} to export")
+    max_length = 128 if max_length is None else max_length
     task = task_of(model, task)
     if jit_compile == "auto":
         jit_compile = bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))

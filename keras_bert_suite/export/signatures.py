@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras_bert_suite.export import postprocess
 from keras_bert_suite.export.length_sorted import run_by_length
 from keras_bert_suite.export.windows import qa_features
+from keras_bert_suite.layers.sentence_pooling import check_modes, pool_tokens
 
 TASKS = (
     "sequence_classification", "token_classification", "question_answering", "masked_lm",
@@ -40,6 +41,7 @@ class ExportOptions:
     max_question_tokens: int = 64
     max_answer_tokens: int = 30
     normalize_embeddings: bool = True
+    pooling: tuple = ("mean",)  # embeddings: sentence-transformers pooling modes, concatenated in this order
     max_new_tokens: int = 20
     do_sample: bool = False
     jit_compile: bool = True
@@ -50,6 +52,7 @@ class ExportOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < (1 if name == "max_length" else 0)):
                 raise ValueError(f"{name} must be a non-negative integer (max_length: positive), got {value!r}")
+        self.pooling = check_modes(self.pooling)
 
 
 def _strings(name, rank=1):
@@ -195,9 +198,7 @@ class _Builder:
         @tf.function(input_signature=[_strings("text")])
         def embed(text):
             enc, out = self.encode(text, token_keys=("last_hidden_state",))
-            mask = tf.cast(enc["attention_mask"], tf.float32)[..., None]
-            hidden = tf.cast(out["last_hidden_state"], tf.float32)
-            pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+            pooled = pool_tokens(out["last_hidden_state"], enc["attention_mask"], self.options.pooling)
             if normalize:
                 pooled = tf.math.l2_normalize(pooled, axis=-1)
             result = {"sentence_embedding": pooled}
