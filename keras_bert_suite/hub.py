@@ -151,10 +151,12 @@ def _cached_files(base):
 
 
 def _shards(index_file):
-    from keras_bert_suite.checkpoints.errors import load_json
+    """The shard file names a `*.index.json` lists, relative to its folder (names reaching outside refused)."""
+    from keras_bert_suite.checkpoints.safetensors_io import read_shard_index
 
-    index = load_json(index_file)
-    return sorted(set((index.get("weight_map") or {}).values()))
+    folder = os.path.dirname(os.path.abspath(index_file))
+    shards = read_shard_index(index_file).values()
+    return sorted({os.path.relpath(shard, folder).replace(os.sep, "/") for shard in shards})
 
 
 def _select(kind, extra_files, present, fetch, repo_id, where):

@@ -1,6 +1,7 @@
 """Hugging Face Hub ids in every `from_pretrained`: a pre-seeded cache offline, and the real download path against
 a loopback stand-in for the Hub (tests/fake_hub.py). Tiny random models; no internet."""
 
+import json
 import os
 
 import huggingface_hub.constants
@@ -87,7 +88,8 @@ def test_every_class_and_tokenizer_loads_by_id_from_the_cache(offline_cache, tin
                                   kbs.BertModel.from_pretrained(folder)(ids).last_hidden_state)
     tok = kbs.BertTokenizer.from_pretrained("org/tiny")
     assert tok.name_or_path == "org/tiny"
-    assert tok(TEXTS, padding=True)["input_ids"] == kbs.BertTokenizer.from_pretrained(folder)(TEXTS, padding=True)["input_ids"]
+    by_folder = kbs.BertTokenizer.from_pretrained(folder)
+    assert tok(TEXTS, padding=True)["input_ids"] == by_folder(TEXTS, padding=True)["input_ids"]
     # The fast and in-graph tokenizers' outputs are a function of the vocabulary and settings (their first call
     # traces a graph, ~10 s here), so these are compared.
     fast = kbs.BertTokenizerFast.from_pretrained("org/tiny")
@@ -180,3 +182,51 @@ def test_gated_and_unknown_repos_raise_the_hub_error_with_the_id(hub):
     assert info.value.response.status_code == 403
     with pytest.raises(RepositoryNotFoundError, match="'org/missing'"):
         kbs.BertTokenizer.from_pretrained("org/missing")
+
+
+def test_sharded_weights_download_with_their_shards(hub, tmp_path, tiny_repo):
+    from safetensors.numpy import save_file
+
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    (sharded / "config.json").write_bytes((tiny_repo / "config.json").read_bytes())
+    state = read_safetensors(os.path.join(tiny_repo, "model.safetensors"))
+    names = sorted(state)
+    weight_map = {}
+    for i, part in enumerate((names[: len(names) // 2], names[len(names) // 2:])):
+        shard = f"model-0000{i + 1}-of-00002.safetensors"
+        save_file({name: state[name] for name in part}, str(sharded / shard))
+        weight_map.update(dict.fromkeys(part, shard))
+    (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (sharded / "tf_model.h5").write_bytes(b"decoy")
+    hub.repos["org/sharded"] = str(sharded)
+    model = kbs.BertForPreTraining.from_pretrained("org/sharded")
+    fetched = sorted(path.rsplit("/", 1)[1] for path in hub.downloaded())
+    assert fetched == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                       "model.safetensors.index.json"]
+    for name, value in model_state_dict(model).items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+
+
+def test_unreachable_hub_falls_back_to_the_cache(offline_cache, monkeypatch):
+    with FakeHub({}) as closed:
+        url = closed.url  # the port is closed once the server stops
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    assert kbs.BertConfig.from_pretrained("org/tiny").hidden_size == TINY["hidden_size"]
+    with pytest.raises(PretrainedNotFoundError, match="org/unknown"):
+        resolve_pretrained("org/unknown")
+
+
+def test_cache_folder_follows_the_environment_of_the_call(tmp_path, monkeypatch, tiny_repo):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    seed_cache(str(tmp_path / "home" / "hub"), "org/tiny", str(tiny_repo))
+    assert resolve_pretrained("org/tiny", kind="config").startswith(str(tmp_path / "home" / "hub"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
+    with pytest.raises(PretrainedNotFoundError, match="elsewhere"):
+        resolve_pretrained("org/tiny", kind="config")
+    explicit = resolve_pretrained("org/tiny", kind="config", cache_dir=tmp_path / "home" / "hub")
+    assert explicit.startswith(str(tmp_path / "home" / "hub"))
