@@ -3,11 +3,12 @@
 A state dict here is `dict[str, numpy.ndarray]` keyed by transformers' PyTorch weight names, in torch's layout
 (a Linear weight is [out, in]), e.g. `bert.encoder.layer.0.attention.self.query.weight` of shape [hidden, hidden].
 
-The reader parses the file itself (an 8-byte little-endian header length, a JSON header, then raw little-endian
-tensor bytes) and checks every offset and size against the file before reading, so a truncated or corrupt file
-gives a `CheckpointError` instead of a crash or a huge allocation. bfloat16 (and float8) tensors, which numpy
-cannot hold, come back as float32. Note that safetensors carries no checksum: flipped bytes inside tensor data
-cannot be detected by any reader and simply change values.
+The reader is the `safetensors` library's (`safe_open`, memory-mapped, one tensor at a time): it checks the
+header and every offset and size against the file before reading, so a truncated or corrupt file gives a
+`CheckpointError` (wrapping the library's error) instead of a crash or a huge allocation. bfloat16 tensors come
+through `ml_dtypes` (which gives numpy a bfloat16 type) and float8 ones through a memory map of their bytes (the
+library's numpy reader has no float8); both come back as float32. Note that safetensors carries no checksum:
+flipped bytes inside tensor data cannot be detected by any reader and simply change values.
 
 Example:
     >>> sd = read_safetensors("bert-base-uncased/model.safetensors")
@@ -17,93 +18,46 @@ Example:
 """
 
 import json
-import math
 import os
 
+import ml_dtypes  # also gives numpy the bfloat16 type that safe_open(framework="numpy") returns
 import numpy as np
 
 from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
 from keras_bert_suite.io import atomic_path
 
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
-
-# safetensors dtype tag -> (numpy dtype to read the raw bytes as, bytes per element)
-_DTYPES = {
-    "F64": (np.dtype("<f8"), 8),
-    "F32": (np.dtype("<f4"), 4),
-    "F16": (np.dtype("<f2"), 2),
-    "BF16": (np.dtype("<u2"), 2),
-    "F8_E4M3": (np.dtype("u1"), 1),
-    "F8_E5M2": (np.dtype("u1"), 1),
-    "I64": (np.dtype("<i8"), 8),
-    "I32": (np.dtype("<i4"), 4),
-    "I16": (np.dtype("<i2"), 2),
-    "I8": (np.dtype("i1"), 1),
-    "U64": (np.dtype("<u8"), 8),
-    "U32": (np.dtype("<u4"), 4),
-    "U16": (np.dtype("<u2"), 2),
-    "U8": (np.dtype("u1"), 1),
-    "BOOL": (np.dtype("?"), 1),
-}
+_FLOAT8 = {"F8_E4M3": ml_dtypes.float8_e4m3fn, "F8_E5M2": ml_dtypes.float8_e5m2}
 
 
-def _float8_to_float32(raw: np.ndarray, tag: str, path, name) -> np.ndarray:
-    try:
-        import ml_dtypes
-    except ImportError as exc:  # pragma: no cover - ml_dtypes ships with tensorflow
-        raise CheckpointError(f"{tag} tensors need the ml_dtypes package", path=path, weight=name) from exc
-    kind = ml_dtypes.float8_e4m3fn if tag == "F8_E4M3" else ml_dtypes.float8_e5m2
-    return raw.view(kind).astype(np.float32)
+def _float8_tensor(path, name, shape, kind):
+    """A float8 tensor as float32, from a memory map of its bytes (the header was checked by `safe_open`)."""
+    with open(path, "rb") as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        begin, end = json.loads(f.read(header_size))[name]["data_offsets"]
+    if begin == end:
+        return np.zeros(shape, np.float32)
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_size + begin, shape=(end - begin,))
+    return raw.view(kind).reshape(shape).astype(np.float32)
 
 
-def _parse_header(f, path, file_size):
-    head = f.read(8)
-    if len(head) < 8:
-        raise CheckpointError(f"file is {file_size} bytes, too short for a safetensors header", path=path)
-    n = int.from_bytes(head, "little")
-    if n > file_size - 8 or n > _MAX_HEADER_BYTES:
-        raise CheckpointError(
-            f"header claims {n} bytes but the file has {file_size - 8} after the length; truncated or not safetensors",
-            path=path,
-        )
-    raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"header is not valid JSON ({describe(exc)})", path=path) from exc
-    if not isinstance(header, dict):
-        raise CheckpointError("header is not a JSON object", path=path)
-    return header, 8 + n
-
-
-def _check_entry(name, info, path, data_size):
-    if not isinstance(info, dict):
-        raise CheckpointError("header entry is not an object", path=path, weight=name)
-    tag, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if tag not in _DTYPES:
-        raise CheckpointError(f"unknown dtype {tag!r}", path=path, weight=name)
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise CheckpointError(f"bad shape {shape!r}", path=path, weight=name)
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(type(o) is int for o in offsets)
-        or not 0 <= offsets[0] <= offsets[1] <= data_size
-    ):
-        raise CheckpointError(f"data offsets {offsets!r} lie outside the {data_size}-byte data section", path=path,
-                              weight=name)
-    nbytes = math.prod(shape) * _DTYPES[tag][1]
-    if offsets[1] - offsets[0] != nbytes:
-        raise CheckpointError(
-            f"shape {shape} of {tag} needs {nbytes} bytes but offsets give {offsets[1] - offsets[0]}",
-            path=path,
-            weight=name,
-        )
-    return tag, tuple(shape), offsets[0]
+def _tensor(f, path, name):
+    """One tensor of an open file, float32 for bfloat16 and float8."""
+    tensor_slice = f.get_slice(name)
+    tag = tensor_slice.get_dtype()
+    if tag in _FLOAT8:
+        return _float8_tensor(path, name, tuple(tensor_slice.get_shape()), _FLOAT8[tag])
+    value = f.get_tensor(name)
+    return value.astype(np.float32) if tag == "BF16" else value
 
 
 def read_safetensors(path) -> dict:
     """Read one `.safetensors` file into `{name: numpy array}` (bfloat16/float8 become float32).
+
+    Args:
+        path: the `.safetensors` file.
+
+    Returns:
+        `{name: numpy array}` in the file's order, arrays in their stored dtype (bfloat16 and float8 as float32).
 
     Raises FileNotFoundError if `path` does not exist, CheckpointError if it is truncated, corrupt or not
     safetensors.
@@ -113,35 +67,24 @@ def read_safetensors(path) -> dict:
         >>> sd["cls.predictions.bias"].shape     # [vocab_size]
         (30522,)
     """
+    from safetensors import SafetensorError, safe_open
+
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such safetensors file: {path}")
+    name = None
     try:
-        with open(path, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            header, data_start = _parse_header(f, path, file_size)
-            data_size = file_size - data_start
-            metadata = header.pop("__metadata__", None)
-            if metadata is not None and not isinstance(metadata, dict):
-                raise CheckpointError("__metadata__ is not a JSON object", path=path)
-            entries = [(name, *_check_entry(name, info, path, data_size)) for name, info in header.items()]
-            state = {}
-            for name, tag, shape, begin in sorted(entries, key=lambda e: e[3]):
-                raw = np.empty(shape, dtype=_DTYPES[tag][0])
-                f.seek(data_start + begin)
-                got = f.readinto(raw.reshape(-1).view(np.uint8)) if raw.size else 0
-                if got != raw.nbytes:
-                    raise CheckpointError(f"read {got} of {raw.nbytes} bytes; file truncated", path=path, weight=name)
-                if tag == "BF16":
-                    raw = (raw.astype(np.uint32) << 16).view(np.float32)
-                elif tag.startswith("F8"):
-                    raw = _float8_to_float32(raw, tag, path, name)
-                state[name] = raw
-            return {name: state[name] for name, *_ in entries}
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, MemoryError) as exc:
-        raise CheckpointError(f"cannot read safetensors file ({describe(exc)})", path=path) from exc
+        with safe_open(path, framework="numpy") as f:
+            names = f.offset_keys()
+        state = {}
+        for name in names:
+            # A fresh map per tensor: the pages read stay resident only while their tensor is copied out, so
+            # the peak is the arrays plus one tensor, not the arrays plus the whole file.
+            with safe_open(path, framework="numpy") as f:
+                state[name] = _tensor(f, path, name)
+        return state
+    except (SafetensorError, OSError, ValueError, TypeError, KeyError, MemoryError) as exc:
+        raise CheckpointError(f"cannot read safetensors file ({describe(exc)})", path=path, weight=name) from exc
 
 
 def read_shard_index(index_json_path) -> dict:
