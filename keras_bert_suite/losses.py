@@ -54,8 +54,7 @@ def sequence_classification_loss(logits, labels, problem_type):
         return ops.mean(ops.square(logits - labels))
     if problem_type == "multi_label_classification":
         labels = ops.cast(labels, "float32")
-        per = ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
-        return ops.mean(per)
+        return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
     return token_cross_entropy(logits, labels)
 
 
