@@ -7,8 +7,12 @@ Shapes: `hidden_states` [batch, q_len, hidden]; `attention_mask` is additive, fl
 mixed precision.
 
 Example:
-    >>> attn = BertAttention(config)
-    >>> context, probs, present = attn(x, attention_mask=mask)
+    >>> import numpy as np
+    >>> from keras_bert_suite import BertConfig
+    >>> attn = BertAttention(BertConfig(hidden_size=32, num_attention_heads=4))
+    >>> context, probs, present = attn(np.zeros([2, 7, 32], "float32"))
+    >>> tuple(context.shape), tuple(probs.shape)
+    ((2, 7, 32), (2, 4, 7, 7))
 """
 
 import math
@@ -32,7 +36,28 @@ def _dense(config, units, name, policy):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertSelfAttention(keras.layers.Layer):
-    """Scaled dot-product attention over `num_attention_heads` heads, with BERT's position variants."""
+    """Scaled dot-product attention over `num_attention_heads` heads, with BERT's position variants.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        is_cross_attention: keys and values come from `encoder_hidden_states` (a decoder's cross-attention).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call: `hidden_states` [batch, q_len, hidden]; `attention_mask` additive, broadcastable to [batch, heads,
+    q_len, k_len]; `head_mask` [1, heads, 1, 1]; `encoder_hidden_states`; `past_key_value` (key, value) cache;
+    `key_value_states`; `training`. Returns (context [batch, q_len, hidden], probabilities [batch, heads,
+    q_len, k_len], (key, value) [batch, heads, k_len, head_dim]).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> attn = BertSelfAttention(config)
+        >>> context, probs, (key, value) = attn(np.zeros([2, 7, 32], "float32"))
+        >>> tuple(key.shape)
+        (2, 4, 7, 8)
+    """
 
     def __init__(self, config, is_cross_attention=False, **kwargs):
         kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
@@ -139,7 +164,25 @@ class BertSelfAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertAttention(keras.layers.Layer):
-    """Self- or cross-attention followed by `dense`, dropout, residual add and `LayerNorm`."""
+    """Self- or cross-attention followed by `dense`, dropout, residual add and `LayerNorm`.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        is_cross_attention: attend to `encoder_hidden_states` (a decoder's cross-attention).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call: as `BertSelfAttention`, with `query_positions` (int [batch, n]: outputs at those rows only) in place of
+    `key_value_states`. Returns (hidden_states [batch, q_len, hidden], probabilities, (key, value)).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> attn = BertAttention(config)
+        >>> tuple(attn(np.zeros([2, 7, 32], "float32"))[0].shape)
+        (2, 7, 32)
+    """
 
     def __init__(self, config, is_cross_attention=False, **kwargs):
         kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision

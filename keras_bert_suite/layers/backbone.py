@@ -6,10 +6,11 @@ It takes the Hugging Face inputs and returns `BaseModelOutputWithPoolingAndCross
 static Python control flow, so the whole call compiles under XLA.
 
 Example:
+    >>> import numpy as np
     >>> backbone = BertBackbone(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4))
-    >>> out = backbone(input_ids=ids, attention_mask=mask)
-    >>> out.last_hidden_state.shape
-    (2, 7, 32)
+    >>> out = backbone(input_ids=np.ones([2, 7], "int32"), attention_mask=np.ones([2, 7], "int32"))
+    >>> tuple(out.last_hidden_state.shape), tuple(out.pooler_output.shape)
+    ((2, 7, 32), (2, 32))
 """
 
 import keras
@@ -33,6 +34,28 @@ def _as_int32(x):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertBackbone(keras.layers.Layer):
+    """BERT's body (transformers' `BertModel` without the loading API): embeddings, encoder, pooler.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        add_pooling_layer: build the pooler (`pooler_output`); heads reading every token leave it out.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call arguments: the model inputs (`input_ids`, `attention_mask`, `token_type_ids`, `position_ids`,
+    `head_mask`, `inputs_embeds`, `encoder_hidden_states`, `encoder_attention_mask`, `past_key_values`,
+    `use_cache`, `output_attentions`, `output_hidden_states`; see `models/call_docs.py`), `output_positions`
+    and `training`.
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> backbone = BertBackbone(config, add_pooling_layer=False)
+        >>> tuple(backbone(input_ids=np.array([[2, 5, 3]])).last_hidden_state.shape)
+        (1, 3, 32)
+    """
+
     def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)

@@ -10,8 +10,11 @@ On a MiniLM pretraining step (batch 8 x 128, XLA) dropout went from 178 ms to 59
 Same config, seed generator and inverted scaling as Keras's layer; `noise_shape` falls back to it.
 
 Example:
-    >>> drop = BertDropout(0.1)
-    >>> drop(x, training=True)     # zeros ~10% of x, scales the rest by 1 / 0.9
+    >>> import numpy as np
+    >>> drop = BertDropout(0.1, seed=1)
+    >>> y = drop(np.ones([4, 1000], "float32"), training=True)     # zeros ~10%, scales the rest by 1 / 0.9
+    >>> 0.05 < float(np.mean(y == 0)) < 0.15, round(float(np.max(y)), 4)
+    (True, 1.1111)
 """
 
 import keras
@@ -20,6 +23,20 @@ import tensorflow as tf
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertDropout(keras.layers.Dropout):
+    """`keras.layers.Dropout` drawing its masks with Philox, 16 bits per element (see the module docstring).
+
+    Args:
+        rate: the drop probability, in [0, 1); applied as a multiple of 1/65536.
+        noise_shape: as Keras's Dropout (a given shape uses Keras's own masks).
+        seed: as Keras's Dropout.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+        >>> import numpy as np
+        >>> BertDropout(0.5)(np.ones([2, 3], "float32"), training=False).numpy().sum(axis=1).tolist()
+        [3.0, 3.0]
+    """
+
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0 or self.noise_shape is not None:
             return super().call(inputs, training=training)

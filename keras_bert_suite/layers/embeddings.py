@@ -3,8 +3,9 @@
 Inputs `input_ids` [batch, length] (or `inputs_embeds` [batch, length, hidden]) -> [batch, length, hidden].
 
 Example:
+    >>> import numpy as np
     >>> emb = BertEmbeddings(BertConfig(hidden_size=32, num_attention_heads=4))
-    >>> emb(input_ids=np.array([[101, 2023, 102]])).shape
+    >>> tuple(emb(input_ids=np.array([[101, 2023, 102]])).shape)
     (1, 3, 32)
 """
 
@@ -18,6 +19,27 @@ from keras_bert_suite.layers.hf_names import collect
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertEmbeddings(keras.layers.Layer):
+    """transformers' `bert.embeddings`: word + position + token-type embeddings, LayerNorm, dropout.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call arguments: `input_ids` int [batch, length] or `inputs_embeds` [batch, length, hidden];
+    `token_type_ids` int [batch, length] (default zeros); `position_ids` int [batch or 1, length] (default
+    `past_length + arange(length)`); `past_length` (cached positions before these); `training`.
+    Returns [batch, length, hidden].
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> emb = BertEmbeddings(config)
+        >>> tuple(emb(input_ids=np.array([[2, 5, 3]]), token_type_ids=np.array([[0, 0, 1]])).shape)
+        (1, 3, 32)
+    """
+
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)

@@ -7,8 +7,10 @@ With `output_positions` (int [batch, n]) the last layer computes its output at t
 positions are read (the masked tokens in pretraining).
 
 Example:
-    >>> encoder = BertEncoder(config)
-    >>> encoder(embeddings, attention_mask=mask)["last_hidden_state"].shape
+    >>> import numpy as np
+    >>> from keras_bert_suite import BertConfig
+    >>> encoder = BertEncoder(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4))
+    >>> tuple(encoder(np.zeros([2, 7, 32], "float32"))["last_hidden_state"].shape)
     (2, 7, 32)
 """
 
@@ -21,6 +23,27 @@ from keras_bert_suite.layers.transformer import BertLayer
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertEncoder(keras.layers.Layer):
+    """transformers' `bert.encoder`: `config.num_hidden_layers` `BertLayer`s.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call: embeddings [batch, length, hidden], additive `attention_mask`, per-layer `head_mask` list,
+    `encoder_hidden_states`, `encoder_attention_mask`, `past_key_values`, `use_cache`, `output_attentions`,
+    `output_hidden_states`, `output_positions`, `training`. Returns a dict (see the module docstring).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> encoder = BertEncoder(config)
+        >>> out = encoder(np.zeros([2, 7, 32], "float32"), output_hidden_states=True)
+        >>> len(out["hidden_states"])
+        3
+    """
+
     def __init__(self, config, **kwargs):
         kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)

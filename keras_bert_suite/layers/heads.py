@@ -6,8 +6,14 @@
   QA spans ([..., 2]) and multiple-choice scores ([..., 1]).
 
 Example:
+    >>> import numpy as np
+    >>> from keras_bert_suite import BertConfig
+    >>> from keras_bert_suite.layers.backbone import BertBackbone
+    >>> config = BertConfig(vocab_size=99, hidden_size=32, num_attention_heads=4)
+    >>> backbone = BertBackbone(config)
+    >>> backbone.build()
     >>> head = BertLMPredictionHead(config, word_embeddings=backbone.embeddings.word_embeddings)
-    >>> head(sequence_output).shape
+    >>> tuple(head(np.zeros([2, 7, 32], "float32")).shape)
     (2, 7, 99)
 """
 
@@ -23,7 +29,25 @@ from keras_bert_suite.layers.hf_names import HFWeight, collect
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertLMPredictionHead(keras.layers.Layer):
-    """transformers' `cls.predictions`: `transform.dense`, `transform.LayerNorm`, `decoder`, `bias`."""
+    """transformers' `cls.predictions`: `transform.dense`, `transform.LayerNorm`, `decoder`, `bias`.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        word_embeddings: the backbone's word `Embedding`: with `config.tie_word_embeddings` (the default) the
+            decoder is its matrix transposed; None: a decoder of its own.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call: hidden_states [..., hidden] -> logits [..., vocab_size].
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> head = BertLMPredictionHead(config)
+        >>> tuple(head(np.zeros([1, 3, 32], "float32")).shape)
+        (1, 3, 99)
+    """
 
     def __init__(self, config, word_embeddings=None, **kwargs):
         super().__init__(**kwargs)
@@ -75,7 +99,24 @@ class BertLMPredictionHead(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertDenseHead(keras.layers.Layer):
-    """Dropout (rate `dropout`, None for none) followed by a dense layer of `units` outputs."""
+    """Dropout (rate `dropout`, None for none) followed by a dense layer of `units` outputs.
+
+    Args:
+        config: a `BertConfig` (or its dict): hidden size and initializer range.
+        units: number of outputs (2 for NSP and QA spans, `num_labels` for classifiers, 1 for a choice score).
+        dropout: dropout rate before the dense layer, or None for none.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call: hidden_states [..., hidden] (and `training`) -> [..., units].
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> head = BertDenseHead(config, units=3, dropout=0.1)
+        >>> tuple(head(np.zeros([4, 32], "float32")).shape)
+        (4, 3)
+    """
 
     def __init__(self, config, units, dropout=None, **kwargs):
         super().__init__(**kwargs)

@@ -3,9 +3,11 @@
 [batch, length, hidden] -> [batch, length, hidden], post-layer-norm as in BERT.
 
 Example:
-    >>> block = BertLayer(config)
-    >>> out = block(x, attention_mask=mask)
-    >>> out["hidden_states"].shape == x.shape
+    >>> import numpy as np
+    >>> from keras_bert_suite import BertConfig
+    >>> block = BertLayer(BertConfig(hidden_size=32, num_attention_heads=4, intermediate_size=37))
+    >>> x = np.zeros([2, 7, 32], "float32")
+    >>> tuple(block(x)["hidden_states"].shape) == x.shape
     True
 """
 
@@ -20,6 +22,27 @@ from keras_bert_suite.layers.hf_names import collect
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertLayer(keras.layers.Layer):
+    """transformers' `bert.encoder.layer.N`: attention, optional cross-attention, intermediate and output.
+
+    Args:
+        config: a `BertConfig` (or its dict); the layer reads the sizes, activation, dropout rates and position
+            embedding type it needs.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", ...).
+
+    Call: `hidden_states` [batch, length, hidden], additive `attention_mask`, `head_mask`,
+    `encoder_hidden_states` and `encoder_attention_mask` (decoders with cross-attention), `past_key_value`,
+    `query_positions` (int [batch, n]), `training`. Returns a dict: `hidden_states`, `attentions`,
+    `cross_attentions` (None without cross-attention), `present` (the key/value cache).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> block = BertLayer(config)
+        >>> tuple(block(np.zeros([2, 7, 32], "float32"))["attentions"].shape)
+        (2, 4, 7, 7)
+    """
+
     def __init__(self, config, **kwargs):
         kwargs.setdefault("autocast", False)  # the additive mask stays float32 under mixed precision
         super().__init__(**kwargs)

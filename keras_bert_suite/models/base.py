@@ -5,8 +5,15 @@ Inputs come as in transformers: a dict (`model({"input_ids": ids, "attention_mas
 (`model(input_ids=ids)`), or a bare `input_ids` tensor; ids may be int32 or int64.
 
 Example:
-    >>> model = BertModel.from_pretrained("path/to/folder")
-    >>> model.save_pretrained("out/")      # config.json + model.safetensors with transformers' names
+    >>> import os, tempfile
+    >>> from keras_bert_suite import BertConfig, BertModel
+    >>> folder = tempfile.mkdtemp()
+    >>> model = BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4))
+    >>> model.save_pretrained(folder)      # config.json + model.safetensors with transformers' names
+    >>> sorted(os.listdir(folder))
+    ['config.json', 'model.safetensors']
+    >>> BertModel.from_pretrained(folder).config.hidden_size
+    32
 """
 
 import logging
@@ -16,6 +23,7 @@ import keras
 
 from keras_bert_suite.checkpoints.mapping import load_state_dict, model_state_dict
 from keras_bert_suite.config import BertConfig
+from keras_bert_suite.models.call_docs import CALL_ARGUMENTS
 
 logger = logging.getLogger("keras_bert_suite")
 
@@ -37,7 +45,14 @@ def _scale_for_replicas(loss):
 
 
 class BertPreTrainedModel(keras.Model):
-    """Base class: subclasses build their layers in `__init__` and compute in `forward(**inputs)`."""
+    """Base class: subclasses build their layers in `__init__` and compute in `forward(**inputs)`.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `trainable`, `dtype`: a dtype policy, kept by `get_config`).
+
+    The call arguments of every model are `call`'s docstring (`models/call_docs.py`).
+    """
 
     base_model_prefix = "bert"
     #: names this model accepts beyond `MODEL_INPUTS` (labels of the heads).
@@ -88,6 +103,8 @@ class BertPreTrainedModel(keras.Model):
         for name in ("self", "inputs", "training", "__class__"):
             kwargs.pop(name, None)
         return self.forward(training=training, **self._gather_inputs(inputs, kwargs))
+
+    call.__doc__ = CALL_ARGUMENTS
 
     def forward(self, training=None, **inputs):
         raise NotImplementedError
@@ -157,7 +174,8 @@ class BertPreTrainedModel(keras.Model):
         `output_loading_info=True` the call returns `(model, LoadingInfo)`.
 
         Example:
-            >>> model = BertForSequenceClassification.from_pretrained("google-bert/bert-base-uncased", num_labels=2)
+            >>> model = BertForSequenceClassification.from_pretrained(  # doctest: +SKIP
+            ...     "google-bert/bert-base-uncased", num_labels=2)
         """
         from keras_bert_suite.checkpoints.configs import read_config
         from keras_bert_suite.checkpoints.formats import read_state_dict

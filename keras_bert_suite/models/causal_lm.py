@@ -5,20 +5,43 @@
 `tf.function` and in a SavedModel.
 
 Example:
-    >>> model = BertLMHeadModel(BertConfig(is_decoder=True, ...))
-    >>> tokens = model.generate(prompt_ids, max_new_tokens=8)          # [batch, prompt + 8]
+    >>> from keras_bert_suite import BertConfig
+    >>> model = BertLMHeadModel(BertConfig(is_decoder=True, vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                                    num_attention_heads=4, intermediate_size=37))
+    >>> tokens = model.generate([[2, 5, 6]], max_new_tokens=8)
+    >>> tuple(tokens.shape)
+    (1, 11)
 """
 
 import keras
 import tensorflow as tf
 
 from keras_bert_suite import losses
+from keras_bert_suite.models.call_docs import document_model
 from keras_bert_suite.models.pretraining import _WithLMHead
 from keras_bert_suite.outputs import CausalLMOutputWithCrossAttentions
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` int [batch, length]: the input ids; position t is scored on token t + 1, -100 ignored.")
 class BertLMHeadModel(_WithLMHead):
+    """BERT as a left-to-right language model (build it with `is_decoder=True`), with `generate`.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertLMHeadModel
+        >>> model = BertLMHeadModel(BertConfig(is_decoder=True, vocab_size=99, hidden_size=32, num_hidden_layers=2,
+        ...                                    num_attention_heads=4, intermediate_size=37))
+        >>> out = model(np.array([[2, 5, 7, 3], [2, 6, 3, 0]]), use_cache=True)
+        >>> tuple(out.logits.shape), len(out.past_key_values)
+        ((2, 4, 99), 2)
+    """
+
     serving_task = "causal_lm"
     add_pooling_layer = False
     label_names = ("labels",)

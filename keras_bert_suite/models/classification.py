@@ -3,9 +3,9 @@ multi-label or regression by `problem_type`), `BertForTokenClassification` (ever
 `BertForMultipleChoice` (inputs [batch, choices, length] -> one score per choice).
 
 Example:
-    >>> model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)
-    >>> model.compile(optimizer="adam")                  # the model's own loss, from x["labels"]
-    >>> model.fit(dataset_of_dicts_with_labels)
+    >>> model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)  # doctest: +SKIP
+    >>> model.compile(optimizer="adam")                  # the model's own loss, from x["labels"]  # doctest: +SKIP
+    >>> model.fit(dataset_of_dicts_with_labels)  # doctest: +SKIP
 """
 
 import keras
@@ -16,6 +16,7 @@ from keras_bert_suite.layers.backbone import BertBackbone
 from keras_bert_suite.layers.heads import BertDenseHead
 from keras_bert_suite.layers.hf_names import collect
 from keras_bert_suite.models.base import BertPreTrainedModel
+from keras_bert_suite.models.call_docs import document_model
 from keras_bert_suite.outputs import MultipleChoiceModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
 
@@ -56,7 +57,26 @@ class _Classifier(BertPreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` [batch]: class ids (single-label), floats (regression, `num_labels=1`), or "
+                "[batch, num_labels] 0/1 (multi-label); `config.problem_type` picks the loss, else the labels do.")
 class BertForSequenceClassification(_Classifier):
+    """One score per label from the pooled [CLS] vector (dropout, then a dense layer).
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForSequenceClassification
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_labels=3)
+        >>> model = BertForSequenceClassification(config)
+        >>> out = model({"input_ids": np.array([[2, 5, 7, 3], [2, 6, 3, 0]]), "labels": np.array([0, 2])})
+        >>> tuple(out.logits.shape), bool(out.loss > 0)
+        ((2, 3), True)
+    """
+
     serving_task = "sequence_classification"
 
     def forward(self, training=None, labels=None, **inputs):
@@ -69,7 +89,24 @@ class BertForSequenceClassification(_Classifier):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` int [batch, length]: a label id per token, -100 where none (padding, sub-words).")
 class BertForTokenClassification(_Classifier):
+    """One score per label for every token (NER, tagging); no pooler.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForTokenClassification
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForTokenClassification(config)
+        >>> tuple(model(np.array([[2, 5, 7, 3], [2, 6, 3, 0]])).logits.shape)
+        (2, 4, 2)
+    """
+
     serving_task = "token_classification"
     add_pooling_layer = False
 
@@ -84,8 +121,23 @@ _PER_CHOICE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", 
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` int [batch]: the index of the right choice.")
 class BertForMultipleChoice(_Classifier):
-    """Inputs shaped [batch, num_choices, length] (`inputs_embeds`: [..., hidden]); logits [batch, num_choices]."""
+    """Inputs shaped [batch, num_choices, length] (`inputs_embeds`: [..., hidden]); logits [batch, num_choices].
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForMultipleChoice
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForMultipleChoice(config)
+        >>> tuple(model(np.ones([2, 4, 6], "int32")).logits.shape)
+        (2, 4)
+    """
 
     serving_task = "multiple_choice"
 

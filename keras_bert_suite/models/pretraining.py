@@ -11,8 +11,8 @@ output and feed-forward about as much. `pretraining.masking.masked_positions` ma
 [batch, length] one; the pretraining data pipeline gives it with `masked_lm_positions=True`.
 
 Example:
-    >>> model = BertForMaskedLM.from_pretrained(folder)
-    >>> model({"input_ids": ids, "labels": labels}).loss
+    >>> model = BertForMaskedLM.from_pretrained(folder)  # doctest: +SKIP
+    >>> model({"input_ids": ids, "labels": labels}).loss  # doctest: +SKIP
 """
 
 import keras
@@ -23,6 +23,7 @@ from keras_bert_suite.layers.backbone import BertBackbone
 from keras_bert_suite.layers.heads import BertDenseHead, BertLMPredictionHead
 from keras_bert_suite.layers.hf_names import collect
 from keras_bert_suite.models.base import BertPreTrainedModel
+from keras_bert_suite.models.call_docs import document_model
 from keras_bert_suite.outputs import BertForPreTrainingOutput, MaskedLMOutput, NextSentencePredictorOutput
 
 _TIED = {
@@ -91,7 +92,27 @@ def _body_outputs(outputs):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` int [batch, length] (MLM targets, -100 elsewhere; [batch, predictions] with "
+                "`masked_lm_positions`) and `next_sentence_label` int [batch]: the loss is their sum.")
 class BertForPreTraining(_WithLMHead):
+    """BERT's pretraining heads: masked-LM logits (decoder tied to the word embeddings) and NSP logits.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForPreTraining
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForPreTraining(config)
+        >>> ids = np.array([[2, 5, 7, 3], [2, 6, 3, 0]])
+        >>> out = model({"input_ids": ids, "labels": np.full([2, 4], -100), "next_sentence_label": np.array([0, 1])})
+        >>> tuple(out.prediction_logits.shape), tuple(out.seq_relationship_logits.shape), out.loss.shape
+        ((2, 4, 99), (2, 2), TensorShape([]))
+    """
+
     serving_task = "masked_lm"
     nsp_head = True
     label_names = ("labels", "next_sentence_label")
@@ -116,7 +137,28 @@ class BertForPreTraining(_WithLMHead):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` int [batch, length]: the token ids to predict, -100 where nothing is predicted "
+                "([batch, predictions] with `masked_lm_positions`).")
 class BertForMaskedLM(_WithLMHead):
+    """Masked-LM logits over the vocabulary (decoder tied to the word embeddings), no pooler.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForMaskedLM
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForMaskedLM(config)
+        >>> tuple(model(np.array([[2, 5, 7, 3], [2, 6, 3, 0]])).logits.shape)
+        (2, 4, 99)
+        >>> ids = np.array([[2, 5, 7, 3], [2, 6, 3, 0]])
+        >>> tuple(model({"input_ids": ids, "masked_lm_positions": np.array([[1], [1]])}).logits.shape)
+        (2, 1, 99)
+    """
+
     serving_task = "masked_lm"
     add_pooling_layer = False
     label_names = ("labels",)
@@ -134,7 +176,24 @@ class BertForMaskedLM(_WithLMHead):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`labels` (or `next_sentence_label`) int [batch]: 0 = sentence B follows A, 1 = B is random.")
 class BertForNextSentencePrediction(_WithLMHead):
+    """Next-sentence prediction: two logits per pair from the pooled [CLS] vector.
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForNextSentencePrediction
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForNextSentencePrediction(config)
+        >>> tuple(model(np.array([[2, 5, 7, 3], [2, 6, 3, 0]])).logits.shape)
+        (2, 2)
+    """
+
     serving_task = "next_sentence_prediction"
     lm_head = False
     nsp_head = True

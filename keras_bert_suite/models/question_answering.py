@@ -4,8 +4,8 @@ Outputs `start_logits`, `end_logits` [batch, length]; labels `start_positions`, 
 (positions outside the sequence are ignored, as in transformers).
 
 Example:
-    >>> out = model({"input_ids": ids, "token_type_ids": segments})
-    >>> start, end = out.start_logits.argmax(-1), out.end_logits.argmax(-1)
+    >>> out = model({"input_ids": ids, "token_type_ids": segments})  # doctest: +SKIP
+    >>> start, end = out.start_logits.argmax(-1), out.end_logits.argmax(-1)  # doctest: +SKIP
 """
 
 import keras
@@ -15,11 +15,31 @@ from keras_bert_suite.layers.backbone import BertBackbone
 from keras_bert_suite.layers.heads import BertDenseHead
 from keras_bert_suite.layers.hf_names import collect
 from keras_bert_suite.models.base import BertPreTrainedModel
+from keras_bert_suite.models.call_docs import document_model
 from keras_bert_suite.outputs import QuestionAnsweringModelOutput
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
+@document_model("`start_positions` and `end_positions` int [batch]: the answer's first and last token.")
 class BertForQuestionAnswering(BertPreTrainedModel):
+    """Extractive QA: a start and an end score for every token (`config.num_labels` must be 2).
+
+    Args:
+        config: a `BertConfig` (or its dict).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`: a policy such as "mixed_bfloat16", which the
+            config of a saved model keeps).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_bert_suite import BertConfig, BertForQuestionAnswering
+        >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        >>> model = BertForQuestionAnswering(config)
+        >>> ids = np.array([[2, 5, 7, 3], [2, 6, 3, 0]])
+        >>> out = model({"input_ids": ids, "start_positions": np.array([1, 1]), "end_positions": np.array([2, 1])})
+        >>> tuple(out.start_logits.shape), tuple(out.end_logits.shape), out.loss.shape
+        ((2, 4), (2, 4), TensorShape([]))
+    """
+
     serving_task = "question_answering"
     label_names = ("start_positions", "end_positions")
     prediction_keys = ("start_logits", "end_logits")

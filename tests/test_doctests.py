@@ -1,0 +1,33 @@
+"""The docstring examples of the public classes and the package run as doctests (offline, tiny configs);
+examples that need a checkpoint folder are marked `# doctest: +SKIP`."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = (
+    "keras_bert_suite.models.call_docs",
+    "keras_bert_suite.models.base",
+    "keras_bert_suite.models.bert_model",
+    "keras_bert_suite.models.pretraining",
+    "keras_bert_suite.models.causal_lm",
+    "keras_bert_suite.models.classification",
+    "keras_bert_suite.models.question_answering",
+    "keras_bert_suite.layers.backbone",
+    "keras_bert_suite.layers.embeddings",
+    "keras_bert_suite.layers.encoder",
+    "keras_bert_suite.layers.transformer",
+    "keras_bert_suite.layers.attention",
+    "keras_bert_suite.layers.pooler",
+    "keras_bert_suite.layers.heads",
+    "keras_bert_suite.layers.dropout",
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
