@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from keras_bert_suite.pretraining.masking import continuation_table, mask_tokens, masked_positions
 from keras_bert_suite.tokenizers.layer import TFBertTokenizer
+from keras_bert_suite.tokenizers.vocab import read_tokens
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -65,8 +66,8 @@ class Vocabulary:
 
     @classmethod
     def from_file(cls, path):
-        with open(path, encoding="utf-8") as f:
-            return cls(line.rstrip("\n").rstrip("\r") for line in f)
+        """The vocabulary of a vocab.txt file (read by `tokenizers.vocab.read_tokens`)."""
+        return cls(read_tokens(os.fspath(path)))
 
     @property
     def size(self):
@@ -81,8 +82,7 @@ def _tokens(vocab):
         return vocab.tokens
     if isinstance(vocab, (list, tuple)):
         return list(vocab)
-    with open(vocab, encoding="utf-8") as f:
-        return [line.rstrip("\n").rstrip("\r") for line in f]
+    return read_tokens(os.fspath(vocab))
 
 
 def reduced_vocabulary(vocab, files, lower_case=True):

@@ -47,15 +47,25 @@ _SETTING_KEYS = (
 ) + SPECIAL_TOKEN_NAMES
 
 
-def load_vocab(path: str) -> "collections.OrderedDict[str, int]":
-    """Read vocab.txt as {token: id} (a repeated token keeps its last line, as the reference)."""
+def read_tokens(path: str) -> list:
+    """The lines of vocab.txt, in order (line i is the token of id i): the one vocabulary file reader.
+
+    Lines end at "\n", "\r\n" or "\r" (Python's universal newlines), so a CRLF file gives the same tokens as an
+    LF one, as transformers' `BertTokenizer` and `BertTokenizerFast` read it.
+
+    Example:
+        >>> read_tokens("model/vocab.txt")[:3]
+        ['[PAD]', '[unused0]', '[unused1]']
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Vocabulary file not found: {path!r}")
-    vocab = collections.OrderedDict()
     with open(path, "r", encoding="utf-8") as f:
-        for index, line in enumerate(f):
-            vocab[line.rstrip("\n")] = index
-    return vocab
+        return [line.rstrip("\n") for line in f]
+
+
+def load_vocab(path: str) -> "collections.OrderedDict[str, int]":
+    """Read vocab.txt as {token: id} (a repeated token keeps its last line, as the reference)."""
+    return collections.OrderedDict((token, index) for index, token in enumerate(read_tokens(path)))
 
 
 def find_vocab_file(folder: str):
