@@ -31,15 +31,17 @@ def _export(args):
     from keras_bert_suite.checkpoints.formats import read_state_dict
     from keras_bert_suite.convert import guess_model_class
     from keras_bert_suite.export import export_saved_model
+    from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
     from keras_bert_suite.tokenizers import BertTokenizer
 
+    model_dir = resolve_pretrained(args.model_dir, extra_files=TOKENIZER_FILES)  # a Hub id: its cached files
     if args.model_class:
         name = args.model_class
     else:
-        names = list(read_state_dict(args.model_dir)[0])
-        name = guess_model_class(read_config(args.model_dir), names)
-    model = getattr(kbs, name).from_pretrained(args.model_dir)
-    tokenizer = BertTokenizer.from_pretrained(args.model_dir)
+        names = list(read_state_dict(model_dir)[0])
+        name = guess_model_class(read_config(model_dir), names)
+    model = getattr(kbs, name).from_pretrained(model_dir)
+    tokenizer = BertTokenizer.from_pretrained(model_dir)
     out = args.out or os.path.join("savedmodels", os.path.basename(os.path.normpath(args.model_dir)))
     path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
                               version=args.version, jit_compile=not args.no_xla, compute_dtype=args.compute_dtype,
@@ -113,7 +115,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="kbs", description="keras-bert-suite command line")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("convert", help="write any checkpoint as a Hugging Face folder and a .keras file")
-    p.add_argument("src", help="HF folder (safetensors / bin / tf_model.h5) or Google checkpoint folder/prefix")
+    p.add_argument("src", help="HF folder (safetensors / bin / tf_model.h5), Google checkpoint folder/prefix, "
+                   "or a Hugging Face Hub id (org/name)")
     p.add_argument("dst", help="output folder")
     p.add_argument("--model-class", default=None, help="e.g. BertForPreTraining (default: from the checkpoint)")
     casing = p.add_mutually_exclusive_group()
@@ -125,7 +128,7 @@ def build_parser():
     p.set_defaults(func=_convert)
 
     p = sub.add_parser("export", help="export a checkpoint folder as a raw-text SavedModel for TF Serving")
-    p.add_argument("model_dir", help="a Hugging Face folder with config, weights and vocab.txt")
+    p.add_argument("model_dir", help="a Hugging Face folder with config, weights and vocab.txt, or a Hub id")
     p.add_argument("--task", default=None, help="serving task (default: from the model class)")
     p.add_argument("--model-class", default=None, help="model class (default: from the checkpoint)")
     p.add_argument("--out", default=None, help="model base path (default: savedmodels/<folder name>)")

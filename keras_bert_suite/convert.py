@@ -70,7 +70,10 @@ def _tokenizer_for(src, do_lower_case=None):
 
 def convert(src, dst, model_class=None, do_lower_case=None, keras_file=True, verbose=1):
     """Convert `src` into the Hugging Face folder `dst` (+ `dst/model.keras`); returns the model."""
+    from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
+
     src, dst = os.fspath(src), os.fspath(dst)
+    src = resolve_pretrained(src, extra_files=TOKENIZER_FILES)  # a Hugging Face Hub id: its files in the Hub cache
     steps = keras.utils.Progbar(5, verbose=verbose, unit_name="step")
     fmt = detect_format(src)
     state_dict, _, source = read_state_dict(src)
@@ -129,7 +132,9 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
     if isinstance(model_or_path, keras.Model):
         state_dict, config, source = model_state_dict(model_or_path), model_or_path.config, type(model_or_path).__name__
     else:
-        source = os.fspath(model_or_path)
+        from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
+
+        source = resolve_pretrained(os.fspath(model_or_path), extra_files=TOKENIZER_FILES)  # or a Hub id
         state_dict, config = read_state_dict(source)[0], read_config(source)
         if tokenizer is None:
             tokenizer = _tokenizer_for(source, do_lower_case)

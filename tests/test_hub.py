@@ -230,3 +230,12 @@ def test_cache_folder_follows_the_environment_of_the_call(tmp_path, monkeypatch,
         resolve_pretrained("org/tiny", kind="config")
     explicit = resolve_pretrained("org/tiny", kind="config", cache_dir=tmp_path / "home" / "hub")
     assert explicit.startswith(str(tmp_path / "home" / "hub"))
+
+
+def test_convert_takes_a_hub_id(offline_cache, tmp_path, tiny_repo):
+    from keras_bert_suite.convert import convert
+
+    convert("org/tiny", tmp_path / "out", keras_file=False, verbose=0)
+    assert sorted(os.listdir(tmp_path / "out")) == ["config.json", "model.safetensors", "special_tokens_map.json",
+                                                    "tokenizer_config.json", "vocab.txt"]
+    assert (tmp_path / "out" / "vocab.txt").read_text() == (tiny_repo / "vocab.txt").read_text()
