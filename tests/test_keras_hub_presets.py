@@ -101,6 +101,28 @@ def test_keras_hub_preset_loads_like_its_hugging_face_folder(folders):
                                   reference.bert.pooler.dense.kernel.numpy())
 
 
+def test_task_presets_load_their_heads(folders, tmp_path):
+    _, preset = folders
+    backbone = keras_hub.models.BertBackbone.from_preset(preset)
+    x = batch()
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=3, preprocessor=None)
+    classifier.save_to_preset(str(tmp_path / "classifier"))
+    ours = kbs.BertForSequenceClassification.from_pretrained(str(tmp_path / "classifier"))
+    assert ours.config.num_labels == 3 and ours.loading_info.missing_keys == []
+    want = classifier.predict(_keras_hub_inputs(x), verbose=0)
+    assert max_diff(ours(x).logits, want) < TINY_TANH_GELU_TOL
+
+    mlm = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
+    mlm.save_to_preset(str(tmp_path / "mlm"))
+    ours = kbs.BertForMaskedLM.from_pretrained(str(tmp_path / "mlm"))
+    assert ours.loading_info.missing_keys == []  # unused: the pooler, which BertForMaskedLM has not
+    positions = np.array([[1, 2], [3, 4], [0, 5]])
+    want = mlm.predict({**_keras_hub_inputs(x), "mask_positions": positions}, verbose=0)
+    got = np.take_along_axis(np.asarray(ours(x).logits), positions[..., None], axis=1)
+    # KerasHub's MaskedLMHead normalizes with epsilon 1e-5 where BERT's head uses 1e-12: 1.5e-3 measured here.
+    assert max_diff(got, want) < 5e-3
+
+
 @pytest.mark.parametrize("cls", [BertTokenizer, BertTokenizerFast, TFBertTokenizer])
 def test_preset_tokenizers_give_the_hugging_face_ids(folders, cls):
     hf, preset = folders

@@ -14,7 +14,10 @@ A preset folder is what `keras_hub.models.BertBackbone.save_to_preset(dir)` and
                                       "config": {"lowercase", "strip_accents", "oov_token", ...}} (not the
                                       Rust tokenizer's file of a Hugging Face folder)
     assets/tokenizer/vocabulary.txt   one token per line
-    metadata.json, maybe preprocessor.json, task.json, task.weights.h5   (not needed to load the backbone)
+    metadata.json, maybe preprocessor.json
+    task.json, task.weights.h5        a task's head, when the preset was saved from a task: the heads of
+                                      `BertTextClassifier` (-> `classifier.*`, num_labels) and `BertMaskedLM`
+                                      (-> `cls.predictions.*`) are read; other tasks' heads are not
 
 The backbone's weights map onto transformers' names (`embeddings.*`, `encoder.layer.N.*`, `pooler.*`; as
 PyTorch's BertModel saves them, without `bert.`). Attention kernels are kept per head in KerasHub:
@@ -31,6 +34,7 @@ Activation: KerasHub's BERT computes GELU with the tanh approximation, while BER
 trained with the exact (erf) GELU. The weights in a BERT preset are BERT's, so a preset loads here with
 `hidden_act="gelu"` (exact): its outputs equal those of the same weights from a Hugging Face folder, and differ
 from KerasHub's own outputs by the approximation (on MiniLM's hidden states: max 4e-3 to 1e-2, mean 4e-4).
+Likewise a `BertMaskedLM` head loads with BERT's LayerNorm epsilon 1e-12, where KerasHub's MaskedLMHead uses 1e-5.
 
 Reading needs only h5py. Writing (`write_preset`) builds a `keras_hub.models.BertBackbone` and a
 `keras_hub.models.BertTokenizer` and lets KerasHub save them, so the files are exactly what the installed
@@ -54,6 +58,8 @@ from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+TASK_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
 SHARDED_WEIGHTS_FILE = "model.weights.json"
 TOKENIZER_FILE = "tokenizer.json"
 VOCABULARY_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
@@ -108,6 +114,20 @@ _KEY_TO_LAYER = {
     "embedding": "segment_embedding",
     "layer_normalization": "embeddings_layer_norm",
     "dense": "pooled_dense",
+}
+# Task heads: KerasHub task class -> (our model class, head weights, h5 keys of files without layer names).
+_TASKS = {
+    "BertTextClassifier": ("BertForSequenceClassification", (
+        ("logits", (), 0, "kernel", "classifier.weight", "kernel_in"),
+        ("logits", (), 1, "bias", "classifier.bias", "same"),
+    ), {"dense": "logits"}),
+    "BertMaskedLM": ("BertForMaskedLM", (
+        ("mlm_head", ("_intermediate_dense",), 0, "kernel", "cls.predictions.transform.dense.weight", "kernel_in"),
+        ("mlm_head", ("_intermediate_dense",), 1, "bias", "cls.predictions.transform.dense.bias", "same"),
+        ("mlm_head", ("_intermediate_layer_norm",), 0, "gamma", "cls.predictions.transform.LayerNorm.weight", "same"),
+        ("mlm_head", ("_intermediate_layer_norm",), 1, "beta", "cls.predictions.transform.LayerNorm.bias", "same"),
+        ("mlm_head", (), 0, "bias", "cls.predictions.bias", "same"),
+    ), {"masked_lm_head": "mlm_head"}),
 }
 
 
@@ -211,8 +231,9 @@ def read_preset_config(path) -> dict:
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     kh = _backbone_config(folder)
     dropout = float(kh.get("dropout", 0.1))
-    return {
-        "architectures": ["BertModel"],
+    task_name, task = _task(folder)
+    config = {
+        "architectures": [_TASKS[task_name][0] if task_name in _TASKS else "BertModel"],
         "vocab_size": int(kh["vocabulary_size"]),
         "hidden_size": int(kh["hidden_dim"]),
         "num_hidden_layers": int(kh["num_layers"]),
@@ -225,6 +246,21 @@ def read_preset_config(path) -> dict:
         "type_vocab_size": int(kh.get("num_segments", 2)),
         "layer_norm_eps": 1e-12,
     }
+    if task_name == "BertTextClassifier" and "num_classes" in task:
+        config["num_labels"] = int(task["num_classes"])
+        config["classifier_dropout"] = float(task.get("dropout", dropout))
+    return config
+
+
+def _task(folder):
+    """`(KerasHub task class name, its config)` from the preset's task.json, or `(None, {})` without one."""
+    path = os.path.join(folder, TASK_FILE)
+    if not os.path.isfile(path):
+        return None, {}
+    data = load_json(path)
+    name = _registered_name(data)
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    return (name.split(">")[-1] if name else None), config
 
 
 def backbone_kwargs(config) -> dict:
@@ -252,7 +288,7 @@ def _attr_text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else (None if value is None else str(value))
 
 
-def _layer_groups(layers):
+def _layer_groups(layers, key_to_layer=_KEY_TO_LAYER):
     """{layer name: h5 group} for the top-level layers of a Keras 3 weights file."""
     groups = {}
     for key in layers:
@@ -260,7 +296,7 @@ def _layer_groups(layers):
         name = _attr_text(group["vars"].attrs.get("name")) if "vars" in group else None
         if name is None:
             block = re.fullmatch(r"transformer_encoder(?:_(\d+))?", key)
-            name = f"transformer_layer_{int(block.group(1) or 0)}" if block else _KEY_TO_LAYER.get(key, key)
+            name = f"transformer_layer_{int(block.group(1) or 0)}" if block else key_to_layer.get(key, key)
         groups[name] = group
     return groups
 
@@ -281,12 +317,49 @@ def _read_value(ds, path, name):
     return value
 
 
-def read_preset_weights(path) -> dict:
-    """Read a KerasHub BERT preset's `model.weights.h5` into `{transformers name: numpy array}` ([out, in]).
+def _read_h5(file, rows, key_to_layer=_KEY_TO_LAYER):
+    """`{transformers name: array}` for `rows` of the weight table from the Keras 3 weights file `file`, plus the
+    file's other layer variables under `keras_hub:<file name>:<path>`."""
+    import h5py
 
-    `path` is the preset folder or its `model.weights.h5`. Names have no `bert.` prefix (a bare BertModel's).
-    Variables of layers a BERT backbone does not have are returned under their file paths
-    (`keras_hub:layers/...`), so that loading reports them as unused.
+    try:
+        with h5py.File(file, "r") as f:
+            if "layers" not in f:
+                raise CheckpointError("no 'layers' group; not a Keras 3 weights file", path=file)
+            groups = _layer_groups(f["layers"], key_to_layer)
+            state, used = {}, set()
+            for layer, sub, index, _, name, layout in rows:
+                group = groups.get(layer)
+                for part in sub:
+                    group = group[part] if group is not None and part in group else None
+                entry = f"vars/{index}"
+                if group is None or entry not in group:
+                    where = "/".join((layer,) + sub + (entry,))
+                    raise CheckpointError(f"missing from the preset's weights (looked for {where})", path=file,
+                                          weight=name)
+                ds = group[entry]
+                used.add(ds.name)
+                state[name] = _to_torch(_read_value(ds, file, name), layout)
+
+            def unused(h5_name, obj):
+                if isinstance(obj, h5py.Dataset) and obj.name not in used:
+                    state[f"keras_hub:{os.path.basename(file)}:{obj.name.lstrip('/')}"] = np.asarray(obj[()])
+
+            f["layers"].visititems(unused)
+            return state
+    except CheckpointError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on bad files
+        raise CheckpointError(f"cannot read Keras weights file ({describe(exc)})", path=file) from exc
+
+
+def read_preset_weights(path) -> dict:
+    """Read a KerasHub BERT preset's `model.weights.h5` (and the head in `task.weights.h5` of a
+    `BertTextClassifier` or `BertMaskedLM` preset) into `{transformers name: numpy array}` ([out, in]).
+
+    `path` is the preset folder or its `model.weights.h5`. Backbone names have no `bert.` prefix (a bare
+    BertModel's). Variables of layers a BERT backbone does not have are returned under their file paths
+    (`keras_hub:model.weights.h5:...`), so that loading reports them as unused.
 
     Raises FileNotFoundError when the file is missing, `NotBertPresetError` when config.json names another
     backbone, CheckpointError (naming the file and weight) when a weight is missing or unreadable.
@@ -303,38 +376,13 @@ def read_preset_weights(path) -> dict:
             raise CheckpointError(f"sharded preset weights ({SHARDED_WEIGHTS_FILE}) are not supported; "
                                   "save the preset with max_shard_size=None", path=folder)
         raise FileNotFoundError(f"No KerasHub preset weights file: {file}")
-    num_layers = int(_backbone_config(folder)["num_layers"])
-    import h5py
-
-    try:
-        with h5py.File(file, "r") as f:
-            if "layers" not in f:
-                raise CheckpointError("no 'layers' group; not a Keras 3 weights file", path=file)
-            groups = _layer_groups(f["layers"])
-            state, used = {}, set()
-            for layer, sub, index, _, name, layout in weight_table(num_layers):
-                group = groups.get(layer)
-                for part in sub:
-                    group = group[part] if group is not None and part in group else None
-                entry = f"vars/{index}"
-                if group is None or entry not in group:
-                    where = "/".join((layer,) + sub + (entry,))
-                    raise CheckpointError(f"missing from the preset's weights (looked for {where})", path=file,
-                                          weight=name)
-                ds = group[entry]
-                used.add(ds.name)
-                state[name] = _to_torch(_read_value(ds, file, name), layout)
-
-            def unused(h5_name, obj):
-                if isinstance(obj, h5py.Dataset) and obj.name not in used:
-                    state["keras_hub:" + obj.name.lstrip("/")] = np.asarray(obj[()])
-
-            f.visititems(unused)
-            return state
-    except CheckpointError:
-        raise
-    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on bad files
-        raise CheckpointError(f"cannot read Keras weights file ({describe(exc)})", path=file) from exc
+    state = _read_h5(file, weight_table(int(_backbone_config(folder)["num_layers"])))
+    task_name, _ = _task(folder)
+    task_file = os.path.join(folder, TASK_WEIGHTS_FILE)
+    if task_name in _TASKS and os.path.isfile(task_file):
+        _, rows, key_to_layer = _TASKS[task_name]
+        state.update(_read_h5(task_file, rows, key_to_layer))
+    return state
 
 
 # ----------------------------------------------------------------- tokenizer
