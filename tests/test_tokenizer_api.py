@@ -114,3 +114,20 @@ def test_errors():
     fast = BertTokenizerFast.from_pretrained(minilm_folder())
     assert fast.encode("a\ud800b") == tok.encode("a\ud800b") == transformers.BertTokenizer.from_pretrained(
         minilm_folder()).encode("a\ud800b")
+
+
+def test_fast_new_lengths_reuse_the_traced_graph():
+    """max_length and pad_to_multiple_of are fed to the packing graph: new values trace nothing new."""
+    import transformers
+
+    fast = BertTokenizerFast.from_pretrained(minilm_folder())
+    reference = transformers.BertTokenizer.from_pretrained(minilm_folder())
+    texts = ["hello world, this is a longer sentence", "hi"]
+    for max_length in (4, 6, 8, 12):
+        for multiple in (None, 2):
+            settings = dict(truncation=True, max_length=max_length, padding="max_length",
+                            pad_to_multiple_of=multiple)
+            assert fast(texts, **settings)["input_ids"] == reference(texts, **settings)["input_ids"]
+    fns = fast.__dict__["_packed_fns"]
+    assert len(fns) == 2
+    assert all(fn.experimental_get_tracing_count() == 1 for fn in fns.values())

@@ -46,7 +46,15 @@ def _to_bytes(text) -> bytes:
 
 
 class BertTokenizerFast(BertTokenizer):
-    """Batched BERT tokenizer on tensorflow-text with the transformers API (see the module docstring)."""
+    """Batched BERT tokenizer on tensorflow-text with the transformers API (see the module docstring).
+
+    Args: as `BertTokenizer` (vocab_file or vocab, normalization, special tokens, lengths and sides).
+
+    Example:
+        >>> tok = BertTokenizerFast(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "##s"])
+        >>> tok(["Hello worlds!", "hello"], padding=True)["input_ids"]
+        [[2, 5, 6, 8, 7, 3], [2, 5, 3, 0, 0, 0]]
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,12 +79,17 @@ class BertTokenizerFast(BertTokenizer):
         return out
 
     def _packed_fn(self, key):
-        """A tf.function: texts (and pairs) -> padded model inputs, for one combination of settings."""
+        """A tf.function: texts (and pairs) -> padded model inputs, for one combination of settings.
+
+        `key` holds the settings that change the graph; `max_length` and `pad_to_multiple_of` are fed as
+        tensors (key entries say only whether each is in force), so new lengths reuse the traced graph."""
         fns = self.__dict__.setdefault("_packed_fns", {})
         if key not in fns:
-            has_pair, with_offsets, add_special, truncation, max_length, padding, multiple, side = key
+            has_pair, with_offsets, add_special, truncation, has_max_length, padding, has_multiple, side = key
 
-            def run(texts, pairs):
+            def run(texts, pairs, max_length, multiple):
+                max_length = max_length if has_max_length else None
+                multiple = multiple if has_multiple else None
                 ids_a, st_a, en_a = self._graph.word_pieces(texts, with_offsets=with_offsets)
                 ids_b = st_b = en_b = None
                 if has_pair:
@@ -91,8 +104,8 @@ class BertTokenizerFast(BertTokenizer):
                 out["length"] = tf.reduce_sum(out["attention_mask"], axis=1)
                 return out
 
-            spec = tf.TensorSpec([None], tf.string)
-            fns[key] = tf.function(run, input_signature=[spec, spec])
+            spec, number = tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.int64)
+            fns[key] = tf.function(run, input_signature=[spec, spec, number, number])
         return fns[key]
 
     def __call__(self, text=None, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
@@ -125,15 +138,14 @@ class BertTokenizerFast(BertTokenizer):
             raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
         pack_padding = enc.MAX_LENGTH if padding_strategy == enc.MAX_LENGTH else enc.LONGEST
         multiple = pad_to_multiple_of if padding_strategy != enc.DO_NOT_PAD else None
-        key = (pairs is not None, bool(return_offsets_mapping), bool(add_special_tokens), truncation_strategy,
-               max_length if (truncation_strategy != enc.DO_NOT_TRUNCATE or pack_padding == enc.MAX_LENGTH) else None,
-               pack_padding, multiple, side)
         if truncation_strategy == enc.DO_NOT_TRUNCATE and pack_padding != enc.MAX_LENGTH:
-            key = key[:4] + (None,) + key[5:]
+            max_length = None
+        key = (pairs is not None, bool(return_offsets_mapping), bool(add_special_tokens), truncation_strategy,
+               bool(max_length), pack_padding, bool(multiple), side)
         to_tensor = lambda items: tf.constant(np.array([_to_bytes(t) for t in items], dtype=object))  # noqa: E731
         a = to_tensor(texts)
         b = to_tensor(pairs) if pairs is not None else tf.constant([], tf.string)
-        out = self._packed_fn(key)(a, b)
+        out = self._packed_fn(key)(a, b, tf.constant(max_length or 0, tf.int64), tf.constant(multiple or 0, tf.int64))
         keys = ["input_ids"]
         if return_token_type_ids is None or return_token_type_ids:
             keys.append("token_type_ids")

@@ -31,12 +31,18 @@ def _keep(rt, keep_len, side):
     return tf.ragged.boolean_mask(rt, rt.with_flat_values(mask))
 
 
+def _given(value):
+    """A length setting in force: a tensor (fed at run time), or a Python int other than None and 0."""
+    return isinstance(value, tf.Tensor) or bool(value)
+
+
 def truncation_lengths(len_a, len_b, n_special, strategy, max_length):
-    """Kept lengths (a, b) per row under a truncation strategy (the reference `truncate_sequences`)."""
-    if strategy == enc.DO_NOT_TRUNCATE or not max_length:
+    """Kept lengths (a, b) per row under a truncation strategy (the reference `truncate_sequences`).
+    `max_length` is a Python int or an int scalar tensor."""
+    if strategy == enc.DO_NOT_TRUNCATE or not _given(max_length):
         return len_a, len_b
     total = len_a + (len_b if len_b is not None else 0) + n_special
-    remove = tf.maximum(total - max_length, 0)
+    remove = tf.maximum(total - tf.cast(max_length, total.dtype), 0)
     if strategy == enc.ONLY_FIRST or (strategy == enc.LONGEST_FIRST and len_b is None):
         return tf.where(len_a > remove, len_a - remove, len_a), len_b
     if strategy == enc.ONLY_SECOND:
@@ -126,14 +132,14 @@ def pack(
     types = assemble(0, (0, 0, 1), 0, 1)
     special = assemble(0, (1, 1, 1), 0, 0)
     longest = tf.reduce_max(tf.concat([ids.row_lengths(), [0]], 0))
-    if padding == enc.MAX_LENGTH and max_length:
+    if padding == enc.MAX_LENGTH and _given(max_length):
         dynamic = truncation == enc.DO_NOT_TRUNCATE or not static_length
-        length = tf.maximum(tf.constant(max_length, tf.int64), longest) if dynamic else max_length
+        length = tf.maximum(tf.cast(max_length, tf.int64), longest) if dynamic else max_length
     else:
         length = longest
-    if pad_to_multiple_of:
-        m = pad_to_multiple_of
-        length = (length + m - 1) // m * m if isinstance(length, int) else (length + m - 1) // m * m
+    if _given(pad_to_multiple_of):
+        m = tf.cast(pad_to_multiple_of, tf.int64) if isinstance(pad_to_multiple_of, tf.Tensor) else pad_to_multiple_of
+        length = (length + m - 1) // m * m
     left = padding_side == "left"
     out = {
         "input_ids": _dense(ids, length, tf.cast(pad_id, tf.int64), left),
