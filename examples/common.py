@@ -55,7 +55,7 @@ def build_model(cls, args, tokenizer, **config):
 
 def train(model, dataset, args):
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    history = model.fit(dataset.repeat(), steps_per_epoch=args.max_steps, epochs=1, verbose=2)
+    history = model.fit(dataset.repeat(), steps_per_epoch=args.max_steps, epochs=1, verbose=1)
     print(f"trained {args.max_steps} steps, last loss {history.history['loss'][-1]:.4f}")
 
 
