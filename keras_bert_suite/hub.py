@@ -8,8 +8,10 @@ needs:
     kind="config"     config.json
     kind="model"      config.json + one weights format, the first the repo has: model.safetensors,
                       model.safetensors.index.json + its shards, pytorch_model.bin, pytorch_model.bin.index.json
-                      + its shards, tf_model.h5
-    kind="tokenizer"  vocab.txt, and tokenizer_config.json, special_tokens_map.json, tokenizer.json where present
+                      + its shards, tf_model.h5, model.weights.h5 (a KerasHub preset, + task.json and
+                      task.weights.h5 where present)
+    kind="tokenizer"  vocab.txt (else a KerasHub preset's assets/tokenizer/vocabulary.txt), and
+                      tokenizer_config.json, special_tokens_map.json, tokenizer.json where present
     kind=None         only `extra_files`
 
 `extra_files` adds names or glob patterns (`"1_Pooling/config.json"`, `"*.json"`), fetched where present.
@@ -45,9 +47,12 @@ WEIGHTS_FILES = (
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
     "tf_model.h5",
+    "model.weights.h5",  # a KerasHub preset (checkpoints/keras_hub_preset.py), with its task files if any
 )
+KERAS_HUB_TASK_FILES = ("task.json", "task.weights.h5")
+VOCAB_FILES = ("vocab.txt", "assets/tokenizer/vocabulary.txt")  # Hugging Face's, a KerasHub preset's
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
-_REQUIRED = {"config": (CONFIG_FILE,), "model": (CONFIG_FILE,), "tokenizer": ("vocab.txt",), None: ()}
+_REQUIRED = {"config": (CONFIG_FILE,), "model": (CONFIG_FILE,), "tokenizer": (), None: ()}
 _WHAT = {"config": "config", "model": "checkpoint", "tokenizer": "vocabulary", None: "folder"}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download", "subfolder")
@@ -170,13 +175,20 @@ def _select(kind, extra_files, present, fetch, repo_id, where):
         raise PretrainedNotFoundError(f"{repo_id!r} has no {', '.join(missing)} ({where})")
     chosen = list(_REQUIRED[kind])
     if kind == "tokenizer":
-        chosen += [name for name in TOKENIZER_FILES if name in present and name not in chosen]
+        vocab = [name for name in VOCAB_FILES if name in present][:1]
+        if not vocab:
+            raise PretrainedNotFoundError(
+                f"{repo_id!r} has no vocabulary ({where}); looked for {', '.join(VOCAB_FILES)}"
+            )
+        chosen += vocab + [name for name in TOKENIZER_FILES if name in present and name not in vocab]
     if kind == "model":
         for name in WEIGHTS_FILES:
             if name not in present:
                 continue
             if not name.endswith(".index.json"):
                 chosen.append(name)
+                if name == "model.weights.h5":
+                    chosen += [task for task in KERAS_HUB_TASK_FILES if task in present]
                 break
             shards = _shards(fetch(name))
             if shards and all(shard in present for shard in shards):

@@ -239,3 +239,20 @@ def test_convert_takes_a_hub_id(offline_cache, tmp_path, tiny_repo):
     assert sorted(os.listdir(tmp_path / "out")) == ["config.json", "model.safetensors", "special_tokens_map.json",
                                                     "tokenizer_config.json", "vocab.txt"]
     assert (tmp_path / "out" / "vocab.txt").read_text() == (tiny_repo / "vocab.txt").read_text()
+
+
+def test_keras_hub_preset_repos_fetch_their_own_files(hub, tmp_path, tiny_repo):
+    preset = tmp_path / "preset"
+    (preset / "assets" / "tokenizer").mkdir(parents=True)
+    for name in ("config.json", "model.weights.h5", "task.json", "task.weights.h5", "tokenizer.json",
+                 "metadata.json", "assets/tokenizer/vocabulary.txt"):
+        (preset / name).write_text(json.dumps({"file": name}))  # distinct contents: distinct blobs
+    hub.repos["keras/tiny-preset"] = str(preset)
+    resolve_pretrained("keras/tiny-preset")
+    resolve_pretrained("keras/tiny-preset", kind="tokenizer")
+    assert sorted(path.split("/resolve/main/")[1] for path in hub.downloaded()) == [
+        "assets/tokenizer/vocabulary.txt", "config.json", "model.weights.h5", "task.json", "task.weights.h5",
+        "tokenizer.json"]
+    os.remove(preset / "assets" / "tokenizer" / "vocabulary.txt")
+    with pytest.raises(PretrainedNotFoundError, match="no vocabulary.*vocab.txt, assets/tokenizer/vocabulary.txt"):
+        resolve_pretrained("keras/tiny-preset", kind="tokenizer", force_download=True)
