@@ -128,7 +128,12 @@ class BertTokenizer:
     def from_pretrained(cls, path, **kwargs):
         """Load from a folder with vocab.txt (+ tokenizer_config.json, special_tokens_map.json, tokenizer.json),
         or from a KerasHub BERT preset folder (assets/tokenizer/vocabulary.txt + tokenizer.json)."""
-        path = os.fspath(path)
+        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
+
+        # A Hugging Face Hub id is fetched into the Hub cache; revision, cache_dir, token, local_files_only,
+        # force_download and subfolder go to `hub.resolve_pretrained`, the other arguments are settings.
+        name = os.fspath(path)
+        path = resolve_pretrained(name, kind="tokenizer", **pop_hub_kwargs(kwargs))
         if os.path.isfile(path):
             folder, vocab_file = os.path.dirname(path), path
         else:
@@ -137,7 +142,7 @@ class BertTokenizer:
             raise FileNotFoundError(f"No {vocab_io.VOCAB_FILE} (or KerasHub preset vocabulary) in {path!r}")
         settings = vocab_io.read_settings(folder) if os.path.isdir(folder) else {}
         settings.update(kwargs)
-        settings.setdefault("name_or_path", path)
+        settings.setdefault("name_or_path", name)
         return cls(vocab_file=vocab_file, **settings)
 
     def _config_dict(self) -> dict:
