@@ -1,7 +1,16 @@
 """keras-bert-suite: BERT in TensorFlow and Keras 3, faithful to the published checkpoints.
 
     >>> from keras_bert_suite import BertModel
-    >>> model = BertModel.from_pretrained("path/to/hf_folder")
+    >>> model = BertModel.from_pretrained("path/to/hf_folder")  # doctest: +SKIP
+
+A model from a config alone (random weights), the transformers way:
+
+    >>> import numpy as np
+    >>> from keras_bert_suite import BertConfig, BertForSequenceClassification
+    >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    >>> model = BertForSequenceClassification(config)
+    >>> tuple(model({"input_ids": np.array([[2, 5, 6, 3]])}).logits.shape)
+    (1, 2)
 """
 
 import os

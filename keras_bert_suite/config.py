@@ -197,7 +197,7 @@ class BertConfig:
                 (revision, cache_dir, token, local_files_only, force_download, subfolder).
 
         Example:
-            >>> BertConfig.from_pretrained("google-bert/bert-base-uncased", num_labels=3).num_labels
+            >>> BertConfig.from_pretrained("google-bert/bert-base-uncased", num_labels=3).num_labels  # doctest: +SKIP
             3
         """
         from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained

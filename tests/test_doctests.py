@@ -6,7 +6,19 @@ import importlib
 
 import pytest
 
+from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast
+
+#: public classes of modules that are not run whole (their other examples need a checkpoint folder).
+CLASSES = (BertTokenizer, BertTokenizerFast)
+
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
 MODULES = (
+    "keras_bert_suite",
+    "keras_bert_suite.config",
+    "keras_bert_suite.outputs",
+    "keras_bert_suite.tokenizers.layer",
+    "keras_bert_suite.pretraining.masking",
     "keras_bert_suite.models.call_docs",
     "keras_bert_suite.models.base",
     "keras_bert_suite.models.bert_model",
@@ -28,6 +40,16 @@ MODULES = (
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    result = doctest.testmod(module, optionflags=FLAGS, verbose=False)
     assert result.attempted > 0, f"{name} has no examples"
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_class_docstring_examples(cls):
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    for test in doctest.DocTestFinder(recurse=False).find(cls):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0, f"{cls.__name__} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {cls.__name__} failed"

@@ -11,6 +11,7 @@ Per sequence the number to predict is `min(max_predictions_per_seq, max(1, round
 Random numbers come from stateless ops, so the same `seed` gives the same masks on any device.
 
 Example:
+    >>> ids = [[101, 7592, 2088, 2003, 2307, 1012, 102, 0]]
     >>> masked, labels = mask_tokens(ids, seed=[0, 7], vocab_size=30522, special_ids=[0, 100, 101, 102, 103],
     ...                              mask_token_id=103, max_predictions_per_seq=20)
     >>> # masked [batch, length] int32; labels [batch, length]: the original id where chosen, -100 elsewhere
@@ -186,9 +187,24 @@ class MaskedLMMasker(keras.layers.Layer):
     Call with `input_ids` [batch, length], a `seed` [2] and optionally `attention_mask`; returns
     `(masked_ids, labels)`.
 
+    Args:
+        vocab_size: size of the vocabulary (random replacements are drawn from it).
+        special_ids: ids never masked ([PAD], [UNK], [CLS], [SEP], [MASK]).
+        mask_token_id: the id of [MASK].
+        continuation_ids: ids of word continuations ("##..."), for whole-word masking.
+        whole_word_masking: mask every piece of a chosen word.
+        masked_lm_prob: share of the tokens predicted. max_predictions_per_seq: at most this many per row.
+        mask_token_prob, random_token_prob: of the predicted tokens, the share replaced by [MASK] and by a
+            random token (the rest stay as they are).
+        **kwargs: `keras.layers.Layer` arguments.
+
     Example:
+        >>> import tensorflow as tf
         >>> masker = MaskedLMMasker(vocab_size=30522, special_ids=[0, 100, 101, 102, 103], mask_token_id=103)
+        >>> ids = tf.constant([[101, 7592, 2088, 2003, 2307, 1012, 102, 0]])
         >>> masked, labels = masker(ids, seed=tf.constant([1, 2]))
+        >>> tuple(masked.shape), int(tf.reduce_sum(tf.cast(labels != -100, tf.int32))) <= 20
+        ((1, 8), True)
     """
 
     def __init__(self, vocab_size, special_ids, mask_token_id, continuation_ids=None, whole_word_masking=False,

@@ -62,7 +62,30 @@ def _as_text(text) -> str:
 
 
 class BertTokenizer:
-    """BERT WordPiece tokenizer with the transformers `BertTokenizer` API (pure Python, reference behaviour)."""
+    """BERT WordPiece tokenizer with the transformers `BertTokenizer` API (pure Python, reference behaviour).
+
+    Args:
+        vocab_file: path to vocab.txt (one token per line; the line number is the id). Or give `vocab`.
+        do_lower_case: lower-case and (unless `strip_accents=False`) strip accents.
+        do_basic_tokenize: must be True (whitespace and punctuation splitting before word pieces).
+        never_split: words the basic tokenizer leaves whole.
+        unk_token, sep_token, pad_token, cls_token, mask_token: the special tokens.
+        tokenize_chinese_chars: put spaces around CJK characters.
+        strip_accents: None (follow `do_lower_case`), True or False.
+        clean_up_tokenization_spaces: `decode` removes spaces before punctuation.
+        model_max_length: the longest sequence the model takes (`max_length` default when truncating).
+        padding_side, truncation_side: "right" or "left".
+        additional_special_tokens: more tokens kept whole.
+        vocab: the vocabulary as a list of tokens or a {token: id} dict, instead of `vocab_file`.
+        **kwargs: other tokenizer_config.json keys, ignored.
+
+    Example:
+        >>> tok = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "##s"])
+        >>> tok("Hello worlds!")["input_ids"]
+        [2, 5, 6, 8, 7, 3]
+        >>> tok.convert_ids_to_tokens([6, 8])
+        ['world', '##s']
+    """
 
     vocab_files_names = {"vocab_file": vocab_io.VOCAB_FILE}
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
