@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 from keras_bert_suite.pretraining import data
 from keras_bert_suite.tokenizers import TFBertTokenizer
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED_DATA, max_diff, minilm_folder, sst2_sentences, torch_reference
+from helpers import SHARED_DATA, max_diff, minilm_folder, sst2_sentences, torch_reference
 from keras_bert_suite import SentenceTransformer
 from keras_bert_suite.layers.sentence_pooling import POOLING_MODES, pool_tokens
 from keras_bert_suite.sentence_folder import UnsupportedModuleError, read_sentence_folder
