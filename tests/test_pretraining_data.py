@@ -182,21 +182,39 @@ def test_our_graph_tokenizer_plugs_in(vocab):
     assert batch["input_ids"].shape == (4, 32) and batch["labels"].shape == (4, 32)
 
 
-def test_loss_plot_without_matplotlib(tmp_path):
-    import zlib
+def test_loss_plot_draws_every_key(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import TABLEAU_COLORS, to_rgb
+    from matplotlib.image import imread
 
-    from keras_bert_suite.pretraining.optimization import WarmupLinearDecay
     from keras_bert_suite.pretraining.plot import plot_losses
 
-    history = [{"step": s, "mlm_loss": 6 - s / 50, "nsp_loss": 0.7} for s in range(10, 110, 10)]
+    keys = [f"head{i}_loss" for i in range(7)]  # more keys than the five colours the plot once had
+    history = [{"step": s, **{k: 6 - s / 50 + i for i, k in enumerate(keys)}} for s in range(10, 110, 10)]
     path = tmp_path / "loss.png"
-    assert plot_losses(history, str(path), use_matplotlib=False) == {"mlm_loss": "tab:blue", "nsp_loss": "tab:orange"}
-    raw = path.read_bytes()
-    assert raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR"
-    idat = raw.index(b"IDAT")
-    size = int.from_bytes(raw[idat - 4:idat], "big")
-    pixels = np.frombuffer(zlib.decompress(raw[idat + 4:idat + 4 + size]), np.uint8).reshape(480, 1 + 800 * 3)
-    assert (pixels[:, 0] == 0).all() and len(np.unique(pixels[:, 1:])) > 3
+    legend = plot_losses(history, str(path))
+    assert legend == dict(zip(keys, list(TABLEAU_COLORS)[:7]))
+    pixels = (imread(str(path))[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    for key, colour in legend.items():
+        rgb = (np.array(to_rgb(colour)) * 255).round().astype(int)
+        assert (np.abs(pixels - rgb).max(axis=1) <= 2).sum() > 50, key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png"]  # written atomically, nothing left over
+
+
+def test_loss_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from keras_bert_suite.pretraining.plot import plot_losses
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="pip install matplotlib.*TensorBoard"):
+        plot_losses([{"step": 1, "mlm_loss": 1.0}], str(tmp_path / "loss.png"))
+    assert not (tmp_path / "loss.png").exists()
+
+
+def test_warmup_linear_decay():
+    from keras_bert_suite.pretraining.optimization import WarmupLinearDecay
+
     # the schedule: linear warm-up, linear decay, serializable
     schedule = WarmupLinearDecay(1e-3, warmup_steps=10, total_steps=110)
     values = [float(schedule(s)) for s in (0, 5, 10, 60, 110, 200)]
