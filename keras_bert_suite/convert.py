@@ -108,7 +108,9 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
 
     The preset is written by KerasHub itself (a `keras_hub.models.BertBackbone` holding these weights and its
     `save_to_preset`), so it is exactly what the installed KerasHub loads; keras-hub must be installed. A
-    KerasHub BERT backbone has no heads: head weights (MLM, NSP, classifier, ...) are left out and named.
+    sequence classifier is written as a `BertTextClassifier` task and an MLM head (BertForMaskedLM,
+    BertForPreTraining) as a `BertMaskedLM` task; heads KerasHub's BERT has no task for (NSP, token
+    classification, QA, multiple choice) are left out and named.
     KerasHub computes GELU with the tanh approximation, so its outputs differ from ours by that (on MiniLM's
     hidden states max 4e-3 to 1e-2, mean 4e-4); token ids are the same.
 
@@ -124,7 +126,7 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
         >>> save_keras_hub_preset(model, tokenizer, "presets/minilm")
         >>> keras_hub.models.BertBackbone.from_preset("presets/minilm")
     """
-    from keras_bert_suite.checkpoints.keras_hub_preset import weight_table, write_preset
+    from keras_bert_suite.checkpoints.keras_hub_preset import write_preset
     from keras_bert_suite.checkpoints.mapping import model_state_dict
     from keras_bert_suite.tokenizers import BertTokenizer
 
@@ -141,11 +143,10 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = BertTokenizer.from_pretrained(tokenizer)
     with atomic_directory(dst) as tmp:
-        write_preset(state_dict, config, tokenizer, tmp)
-    kept = {name for *_, name, _ in weight_table(config.num_hidden_layers)}
-    left_out = sorted(k for k in state_dict if k.removeprefix("bert.") not in kept)
+        written = write_preset(state_dict, config, tokenizer, tmp)
+    left_out = sorted(k for k in state_dict if k.removeprefix("bert.") not in written)
     if verbose:
         print(f"wrote KerasHub BERT preset {dst} from {source}"
               + ("" if tokenizer is not None else " (no tokenizer)")
-              + (f" (left out, not part of a backbone: {left_out})" if left_out else ""))
+              + (f" (left out, no KerasHub BERT task holds them: {left_out})" if left_out else ""))
     return dst

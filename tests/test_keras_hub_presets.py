@@ -209,8 +209,28 @@ def test_save_keras_hub_preset_loads_in_keras_hub(folders, tmp_path):
     for text in TEXTS:
         assert _ids(kh_tokenizer(text)) == tokenizer.encode(text, add_special_tokens=False), text
 
-    back = kbs.BertModel.from_pretrained(str(dst))
-    assert max_diff(back(x).last_hidden_state, want.last_hidden_state) == 0.0
+    back = kbs.BertForSequenceClassification.from_pretrained(str(dst))
+    assert max_diff(back(x).logits, model(x).logits) == 0.0
+
+    # The classifier is a BertTextClassifier task with its preprocessor: raw strings in, our logits out.
+    task = keras_hub.models.BertTextClassifier.from_preset(str(dst))
+    encoded = {k: np.asarray(v) for k, v in tokenizer(TEXTS, padding=True, return_tensors="np").items()}
+    assert max_diff(task.predict(TEXTS, verbose=0), model(encoded).logits) < TINY_TANH_GELU_TOL
+
+
+def test_save_keras_hub_preset_writes_the_mlm_head_as_a_task(folders, tmp_path):
+    hf, _ = folders
+    model = kbs.BertForMaskedLM.from_pretrained(hf)
+    dst = str(tmp_path / "mlm")
+    save_keras_hub_preset(model, BertTokenizer.from_pretrained(hf), dst, verbose=0)
+    task = keras_hub.models.BertMaskedLM.from_preset(dst)
+    x, positions = batch(), np.array([[1, 2], [3, 4], [0, 5]])
+    want = np.take_along_axis(np.asarray(model(x).logits), positions[..., None], axis=1)
+    got = task({**_keras_hub_inputs(x), "mask_positions": positions})  # called: predict would preprocess
+    assert max_diff(got, want) < 5e-3  # KerasHub's MaskedLMHead epsilon 1e-5 against BERT's 1e-12
+    back = kbs.BertForMaskedLM.from_pretrained(dst)
+    assert back.loading_info.missing_keys == []
+    assert max_diff(back(x).logits, model(x).logits) == 0.0
 
 
 def test_kbs_convert_to_keras_hub(folders, tmp_path):

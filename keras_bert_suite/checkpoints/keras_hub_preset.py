@@ -37,8 +37,9 @@ from KerasHub's own outputs by the approximation (on MiniLM's hidden states: max
 Likewise a `BertMaskedLM` head loads with BERT's LayerNorm epsilon 1e-12, where KerasHub's MaskedLMHead uses 1e-5.
 
 Reading needs only h5py. Writing (`write_preset`) builds a `keras_hub.models.BertBackbone` and a
-`keras_hub.models.BertTokenizer` and lets KerasHub save them, so the files are exactly what the installed
-KerasHub loads; keras-hub is imported only then.
+`keras_hub.models.BertTokenizer` (and for a classifier or MLM head a `BertTextClassifier` / `BertMaskedLM` task
+with its preprocessor) and lets KerasHub save them, so the files are exactly what the installed KerasHub loads;
+keras-hub is imported only then.
 
 Example:
     >>> is_keras_hub_preset("bert_tiny_preset/")
@@ -49,12 +50,15 @@ Example:
     (128, 128)
 """
 
+import logging
 import os
 import re
 
 import numpy as np
 
 from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
+
+logger = logging.getLogger("keras_bert_suite")
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -126,7 +130,7 @@ _TASKS = {
         ("mlm_head", ("_intermediate_dense",), 1, "bias", "cls.predictions.transform.dense.bias", "same"),
         ("mlm_head", ("_intermediate_layer_norm",), 0, "gamma", "cls.predictions.transform.LayerNorm.weight", "same"),
         ("mlm_head", ("_intermediate_layer_norm",), 1, "beta", "cls.predictions.transform.LayerNorm.bias", "same"),
-        ("mlm_head", (), 0, "bias", "cls.predictions.bias", "same"),
+        ("mlm_head", (), 0, "_bias", "cls.predictions.bias", "same"),
     ), {"masked_lm_head": "mlm_head"}),
 }
 
@@ -447,22 +451,7 @@ def _import_keras_hub():
     return keras_hub
 
 
-def write_preset(state_dict, config, tokenizer, folder):
-    """Write a KerasHub BERT preset into `folder` (config.json, model.weights.h5, metadata.json, and with a
-    tokenizer tokenizer.json + assets/tokenizer/vocabulary.txt); returns the keras_hub `BertBackbone`.
-
-    Args:
-        state_dict: transformers-named weights (with or without `bert.`; head weights are not part of a
-            backbone and are ignored).
-        config: the `BertConfig`. Only what KerasHub's BERT can express is accepted: absolute positions, no
-            decoder or cross-attention, layer_norm_eps 1e-12; KerasHub computes GELU with the tanh approximation.
-        tokenizer: a `BertTokenizer`/`BertTokenizerFast` (ours or transformers') or `TFBertTokenizer`: its
-            vocabulary, lowercasing and accent stripping (BERT's rule made explicit); or None.
-        folder: the preset folder (written in place; `convert.save_keras_hub_preset` makes it atomic).
-
-    Example:
-        >>> write_preset(model_state_dict(model), model.config, tokenizer, "out/preset")
-    """
+def _check_expressible(config):
     problems = []
     if config.position_embedding_type != "absolute":
         problems.append(f"position_embedding_type={config.position_embedding_type!r}")
@@ -474,13 +463,17 @@ def write_preset(state_dict, config, tokenizer, folder):
         problems.append(f"hidden_act={config.hidden_act!r}")
     if problems:
         raise ValueError(f"a KerasHub BertBackbone cannot express {', '.join(problems)}")
-    keras_hub = _import_keras_hub()
-    state = {(k[len("bert."):] if k.startswith("bert.") else k): v for k, v in state_dict.items()}
-    backbone = keras_hub.models.BertBackbone(**backbone_kwargs(config))
-    for layer, sub, _, attr, name, layout in weight_table(config.num_hidden_layers):
+
+
+def _assign(model, rows, state, what, optional=()):
+    """Put the transformers-named `state` into the KerasHub `model`'s variables named by weight-table `rows`
+    (those named in `optional` and absent from `state` keep their initial values)."""
+    for layer, sub, _, attr, name, layout in rows:
+        if name not in state and name in optional:
+            continue
         if name not in state:
-            raise ValueError(f"the weights lack {name!r}, needed by a KerasHub BertBackbone")
-        target = backbone.get_layer(layer)
+            raise ValueError(f"the weights lack {name!r}, needed by a KerasHub {what}")
+        target = model.get_layer(layer)
         for part in sub:
             target = getattr(target, part)
         variable = getattr(target, attr)
@@ -489,19 +482,87 @@ def write_preset(state_dict, config, tokenizer, folder):
             raise ValueError(f"weight {name!r} has shape {value.shape}; the KerasHub variable "
                              f"{layer}/{'/'.join(sub + (attr,))} has shape {tuple(variable.shape)}")
         variable.assign(_to_keras(value, layout, tuple(variable.shape)))
-    backbone.save_to_preset(folder)
-    if tokenizer is not None:
-        from keras_bert_suite.tokenizers.vocab import vocab_to_list
 
-        vocab = tokenizer.vocab if hasattr(tokenizer, "vocab") else tokenizer.get_vocab()
-        lower = bool(getattr(tokenizer, "do_lower_case", True))
-        strip = getattr(tokenizer, "strip_accents", None)
-        kh_tokenizer = keras_hub.models.BertTokenizer(
-            vocabulary=list(vocab) if isinstance(vocab, (list, tuple)) else vocab_to_list(vocab),
-            lowercase=lower,
-            strip_accents=bool(lower if strip is None else strip),
-            oov_token=str(tokenizer.unk_token),
-            special_tokens_in_strings=True,  # "[MASK]" in a text is the mask token, as in BERT's tokenizers
-        )
-        kh_tokenizer.save_to_preset(folder)
-    return backbone
+
+def _keras_hub_tokenizer(keras_hub, tokenizer):
+    from keras_bert_suite.tokenizers.vocab import vocab_to_list
+
+    vocab = tokenizer.vocab if hasattr(tokenizer, "vocab") else tokenizer.get_vocab()
+    lower = bool(getattr(tokenizer, "do_lower_case", True))
+    strip = getattr(tokenizer, "strip_accents", None)
+    return keras_hub.models.BertTokenizer(
+        vocabulary=list(vocab) if isinstance(vocab, (list, tuple)) else vocab_to_list(vocab),
+        lowercase=lower,
+        strip_accents=bool(lower if strip is None else strip),
+        oov_token=str(tokenizer.unk_token),
+        special_tokens_in_strings=True,  # "[MASK]" in a text is the mask token, as in BERT's tokenizers
+    )
+
+
+def task_of(state_dict):
+    """The KerasHub task that holds the head in `state_dict`: "BertTextClassifier" (`classifier.*`),
+    "BertMaskedLM" (`cls.predictions.*`), or None (the backbone alone)."""
+    if "classifier.weight" in state_dict:
+        return "BertTextClassifier"
+    if "cls.predictions.transform.dense.weight" in state_dict:
+        return "BertMaskedLM"
+    return None
+
+
+def write_preset(state_dict, config, tokenizer, folder):
+    """Write a KerasHub BERT preset into `folder`; returns the transformers names it wrote.
+
+    Always config.json, model.weights.h5 and metadata.json (the backbone); with a tokenizer tokenizer.json and
+    assets/tokenizer/vocabulary.txt. Weights with a classifier head (`classifier.*`) are written as a
+    `BertTextClassifier` task and weights with an MLM head (`cls.predictions.*`) as a `BertMaskedLM` task
+    (task.json, task.weights.h5, and with a tokenizer preprocessor.json); other heads (NSP, token
+    classification, QA, multiple choice) have no KerasHub BERT task and are not written.
+
+    Args:
+        state_dict: transformers-named weights, with or without `bert.`.
+        config: the `BertConfig`. Only what KerasHub's BERT can express is accepted: absolute positions, no
+            decoder or cross-attention, layer_norm_eps 1e-12; KerasHub computes GELU with the tanh approximation.
+        tokenizer: a `BertTokenizer`/`BertTokenizerFast` (ours or transformers') or `TFBertTokenizer`: its
+            vocabulary, lowercasing and accent stripping (BERT's rule made explicit); or None.
+        folder: the preset folder (written in place; `convert.save_keras_hub_preset` makes it atomic).
+
+    Example:
+        >>> write_preset(model_state_dict(model), model.config, tokenizer, "out/preset")
+        {'embeddings.word_embeddings.weight', ..., 'classifier.weight', 'classifier.bias'}
+    """
+    _check_expressible(config)
+    keras_hub = _import_keras_hub()
+    state = {(k[len("bert."):] if k.startswith("bert.") else k): v for k, v in state_dict.items()}
+    backbone = keras_hub.models.BertBackbone(**backbone_kwargs(config))
+    rows = weight_table(config.num_hidden_layers)
+    pooler = [name for *_, name, _ in _POOLER]
+    _assign(backbone, rows, state, "BertBackbone", optional=pooler)
+    if not set(pooler) <= set(state):  # BertForMaskedLM, BertLMHeadModel have no pooler
+        logger.warning(f"{pooler} are not in the weights: the KerasHub BertBackbone keeps its initial values "
+                       "for them (its pooled_output is untrained)")
+        rows = [row for row in rows if row[4] not in pooler]
+    kh_tokenizer = None if tokenizer is None else _keras_hub_tokenizer(keras_hub, tokenizer)
+    task_name = task_of(state)
+    if task_name is None:
+        backbone.save_to_preset(folder)
+        if kh_tokenizer is not None:
+            kh_tokenizer.save_to_preset(folder)
+        return {name for *_, name, _ in rows}
+    sequence_length = min(512, config.max_position_embeddings)
+    if task_name == "BertTextClassifier":
+        preprocessor = None if kh_tokenizer is None else keras_hub.models.BertTextClassifierPreprocessor(
+            kh_tokenizer, sequence_length=sequence_length)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        task = keras_hub.models.BertTextClassifier(backbone, num_classes=int(state["classifier.weight"].shape[0]),
+                                                   preprocessor=preprocessor, dropout=dropout)
+    else:
+        preprocessor = None if kh_tokenizer is None else keras_hub.models.BertMaskedLMPreprocessor(
+            kh_tokenizer, sequence_length=sequence_length)
+        task = keras_hub.models.BertMaskedLM(backbone, preprocessor=preprocessor)
+    task_rows = _TASKS[task_name][1]
+    _assign(task, task_rows, state, task_name)
+    task.save_to_preset(folder)
+    written = {name for *_, name, _ in rows + list(task_rows)}
+    if task_name == "BertMaskedLM":  # the decoder is the word embeddings in both libraries
+        written |= {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
+    return written
