@@ -57,18 +57,31 @@ def _texts(sentences):
     return texts
 
 
-def _progress(total, show):
-    """An object with update(n) and close(): tqdm when installed, else keras' Progbar; or a silent one."""
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
+class _Progress:
+    """A progress bar over `total` batches: tqdm when installed, else keras' Progbar; nothing when not `show`."""
 
-        return tqdm(total=total, desc="Batches")
-    except ImportError:
-        import keras
+    def __init__(self, total, show):
+        self.bar = self.tqdm = None
+        if not show:
+            return
+        try:
+            from tqdm.auto import tqdm
 
-        return keras.utils.Progbar(total, unit_name="batch")
+            self.bar = self.tqdm = tqdm(total=total, desc="Batches")
+        except ImportError:
+            import keras
+
+            self.bar = keras.utils.Progbar(total, unit_name="batch")
+
+    def step(self):
+        if self.tqdm is not None:
+            self.tqdm.update(1)
+        elif self.bar is not None:
+            self.bar.add(1)
+
+    def close(self):
+        if self.tqdm is not None:
+            self.tqdm.close()
 
 
 class SentenceTransformer:
@@ -188,7 +201,7 @@ class SentenceTransformer:
         single = isinstance(sentences, str)
         texts = [sentences] if single else _texts(sentences)
         order = np.argsort([-len(text) for text in texts], kind="stable")
-        bar = _progress((len(texts) + batch_size - 1) // batch_size, show_progress_bar and texts)
+        progress = _Progress((len(texts) + batch_size - 1) // batch_size, show_progress_bar and texts)
         pieces = []
         for start in range(0, len(texts), batch_size):
             batch = tf.constant([texts[i] for i in order[start:start + batch_size]], dtype=tf.string)
@@ -201,10 +214,8 @@ class SentenceTransformer:
                 if normalize_embeddings:
                     sentence = tf.math.l2_normalize(sentence, axis=-1)
                 pieces.append(sentence.numpy())
-            if bar is not None:
-                bar.update(1) if hasattr(bar, "close") else bar.add(1)
-        if bar is not None and hasattr(bar, "close"):
-            bar.close()
+            progress.step()
+        progress.close()
         inverse = np.argsort(order, kind="stable")
         if output_value == "token_embeddings":
             result = [pieces[i] for i in inverse]

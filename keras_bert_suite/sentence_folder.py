@@ -30,8 +30,8 @@ MODULES_FILE = "modules.json"
 SENTENCE_CONFIG_FILE = "sentence_bert_config.json"
 POOLING_CONFIG_FILE = "config.json"
 #: the sentence-transformers files a Hub download needs beside the checkpoint and tokenizer files.
-SENTENCE_FILES = (MODULES_FILE, SENTENCE_CONFIG_FILE, "config_sentence_transformers.json", "*/config.json",
-                  "*/" + SENTENCE_CONFIG_FILE)
+SENTENCE_FILES = (MODULES_FILE, SENTENCE_CONFIG_FILE, "config_sentence_transformers.json", "config.json",
+                  "*/config.json", "*/" + SENTENCE_CONFIG_FILE)
 
 # The legacy boolean keys, in the order sentence-transformers concatenates their vectors.
 _LEGACY_KEYS = (
@@ -137,12 +137,19 @@ def read_sentence_folder(folder):
 
     Raises:
         FileNotFoundError: no modules.json (or no Pooling config.json).
-        UnsupportedModuleError: a module other than Transformer, Pooling, Normalize, or another order.
+        UnsupportedModuleError: a module other than Transformer, Pooling, Normalize, or another order; a
+            Transformer that is not a BERT checkpoint (config.json's model_type).
         CheckpointError: a file that is not valid JSON, or a setting of the wrong kind.
     """
     folder = os.fspath(folder)
     modules_path, modules = _module_list(folder)
     transformer_folder = os.path.join(folder, modules[0].get("path") or "")
+    config_path = os.path.join(transformer_folder, "config.json")
+    model_type = load_json(config_path).get("model_type", "bert") if os.path.isfile(config_path) else "bert"
+    if model_type != "bert":
+        raise UnsupportedModuleError(
+            f"the Transformer module is a {model_type!r} model; this package runs BERT checkpoints only",
+            path=config_path)
     settings = {}
     settings_path = os.path.join(transformer_folder, SENTENCE_CONFIG_FILE)
     if os.path.isfile(settings_path):

@@ -107,8 +107,10 @@ def _write(folder, name, data):
 
 
 def _copy_minilm(tmp_path):
+    """The MiniLM folder's small files copied (to edit), its weights linked."""
     folder = str(tmp_path / "m")
-    shutil.copytree(minilm_folder(), folder)
+    shutil.copytree(minilm_folder(), folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    os.symlink(os.path.join(minilm_folder(), "model.safetensors"), os.path.join(folder, "model.safetensors"))
     return folder
 
 
@@ -132,6 +134,15 @@ def test_unsupported_module_is_named_with_its_path(tmp_path):
         read_sentence_folder(folder)
     os.remove(os.path.join(folder, "modules.json"))
     with pytest.raises(FileNotFoundError, match="modules.json"):
+        read_sentence_folder(folder)
+
+
+def test_a_transformer_other_than_bert_is_refused(tmp_path):
+    folder = _copy_minilm(tmp_path)
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    _write(folder, "config.json", {**config, "model_type": "xlm-roberta"})
+    with pytest.raises(UnsupportedModuleError, match=r"config\.json.*'xlm-roberta'"):
         read_sentence_folder(folder)
 
 
@@ -165,6 +176,9 @@ def test_encode_matches_sentence_transformers(tiny):
     rows = ours.encode(sentences[:2], convert_to_numpy=False)
     assert isinstance(rows, list) and rows[1].shape == (96,)
     assert ours.encode([]).shape == (0, 96)
+    # one trace for every batch shape (sorted batches of 4, the last one shorter; single texts)
+    assert ours._forward.experimental_get_tracing_count() == 1
+    assert ours._tokenize.experimental_get_tracing_count() == 1
 
 
 def test_token_embeddings_and_progress_bar(tiny, capsys):
