@@ -117,8 +117,9 @@ def _repo_id(name, kind):
     return name
 
 
-def _cached_snapshot(repo_id, revision, cache_dir):
-    """The snapshot folder of `repo_id` at `revision` in `cache_dir`, or an error saying why there is none."""
+def _cached_snapshot(repo_id, revision, cache_dir, why):
+    """The snapshot folder of `repo_id` at `revision` in `cache_dir`; else an error naming them and `why` the
+    cache had to serve (downloads off, the Hub unreachable)."""
     from huggingface_hub.file_download import repo_folder_name
 
     repo_folder = os.path.join(cache_dir, repo_folder_name(repo_id=repo_id, repo_type="model"))
@@ -134,8 +135,7 @@ def _cached_snapshot(repo_id, revision, cache_dir):
     if snapshot is None or not os.path.isdir(snapshot):
         raise PretrainedNotFoundError(
             f"{repo_id!r} (revision {revision!r}) is not a local path and is not in the Hugging Face cache "
-            f"{cache_dir!r}, and downloads are off (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '')!r}, "
-            "or local_files_only=True). Download it once online, or set HF_HUB_CACHE / HF_HOME to the cache "
+            f"{cache_dir!r}, and {why}. Download it once online, or set HF_HUB_CACHE / HF_HOME to the cache "
             "that holds it."
         )
     return snapshot
@@ -272,16 +272,19 @@ def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=N
     constants.HF_HUB_OFFLINE = env_offline()
     offline = bool(local_files_only) or constants.HF_HUB_OFFLINE
     present = None
+    why = (f"downloads are off (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '')!r}, "
+           f"local_files_only={bool(local_files_only)})")
     if not offline:
         try:
             present = _list_remote(repo_id, revision, token, subfolder, endpoint)
-        except (RequestsConnectionError, Timeout, OfflineModeIsEnabled):
+        except (RequestsConnectionError, Timeout, OfflineModeIsEnabled) as exc:
             present = None  # unreachable: fall back to the cache
+            why = f"the Hub at {endpoint or constants.ENDPOINT} could not be reached ({type(exc).__name__})"
         except HfHubHTTPError as exc:
             raise _with_id(exc, repo_id, revision) from exc
 
     if present is None:
-        base = _join(_cached_snapshot(repo_id, revision, cache_dir), subfolder)
+        base = _join(_cached_snapshot(repo_id, revision, cache_dir, why), subfolder)
         where = f"cached in {base!r}"
         _select(kind, extra_files, _cached_files(base) if os.path.isdir(base) else (),
                 lambda name: os.path.join(base, name), repo_id, where)
@@ -305,4 +308,4 @@ def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=N
 
     for name in _select(kind, extra_files, present, fetch, repo_id, where):
         fetch(name)
-    return _join(_cached_snapshot(repo_id, revision, cache_dir), subfolder)
+    return _join(_cached_snapshot(repo_id, revision, cache_dir, "nothing was downloaded"), subfolder)
