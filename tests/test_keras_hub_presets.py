@@ -242,6 +242,29 @@ def test_kbs_convert_to_keras_hub(folders, tmp_path):
     assert not os.path.exists(dst / "model.keras")
 
 
+def test_kbs_convert_from_a_preset_to_hugging_face(folders, tmp_path):
+    hf, preset = folders
+    dst = tmp_path / "hf_again"
+    assert main(["convert", preset, str(dst), "--no-keras"]) == 0
+    want, _, _ = read_state_dict(hf)
+    got, fmt, _ = read_state_dict(str(dst))
+    assert fmt == "safetensors" and sorted(got) == sorted(want)
+    assert max(max_diff(got[k], want[k]) for k in want) == 0.0
+    assert BertTokenizer.from_pretrained(str(dst))(TEXTS)["input_ids"] == BertTokenizer.from_pretrained(hf)(TEXTS)[
+        "input_ids"]
+
+
+def test_bfloat16_preset_loads_in_float32(tmp_path):
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=99, num_layers=1, num_heads=4, hidden_dim=32, intermediate_dim=37, max_sequence_length=64,
+        dtype="bfloat16")
+    backbone.save_to_preset(str(tmp_path / "bf16"))
+    model = kbs.BertModel.from_pretrained(str(tmp_path / "bf16"))
+    want = backbone.get_layer("token_embedding").embeddings.numpy().astype("float32")
+    assert model.loading_info.missing_keys == [] and model.loading_info.unexpected_keys == []
+    np.testing.assert_array_equal(model.bert.embeddings.word_embeddings.embeddings.numpy(), want)
+
+
 def test_backbones_keras_hub_cannot_express_are_refused(tmp_path):
     model = kbs.BertModel(kbs.BertConfig(**TINY, position_embedding_type="relative_key"))
     with pytest.raises(ValueError, match="relative_key"):

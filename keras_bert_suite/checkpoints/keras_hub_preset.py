@@ -17,7 +17,9 @@ A preset folder is what `keras_hub.models.BertBackbone.save_to_preset(dir)` and
     metadata.json, maybe preprocessor.json
     task.json, task.weights.h5        a task's head, when the preset was saved from a task: the heads of
                                       `BertTextClassifier` (-> `classifier.*`, num_labels) and `BertMaskedLM`
-                                      (-> `cls.predictions.*`) are read; other tasks' heads are not
+                                      (-> `cls.predictions.*`) are read; other tasks' heads are not. Our
+                                      models give logits: a classifier's `activation` (e.g. softmax) is not
+                                      applied
 
 The backbone's weights map onto transformers' names (`embeddings.*`, `encoder.layer.N.*`, `pooler.*`; as
 PyTorch's BertModel saves them, without `bert.`). Attention kernels are kept per head in KerasHub:
