@@ -25,6 +25,17 @@ class _Normalizer(tf.Module):
         return {"normalized": tensorflow_text.normalize_utf8(text, "NFKC"), "length": tf.strings.length(text)}
 
 
+@tf.function(jit_compile=True)
+def _double(x):
+    return x * 2.0
+
+
+class _Doubler(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(self, x):
+        return {"y": _double(x)}
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A small SavedModel whose serving function uses a tensorflow-text op (NormalizeUTF8) and core ops."""
@@ -67,6 +78,14 @@ def test_release_2_20_runs_it(saved):
     report = check_tf_serving(saved, "2.20")
     assert report.release is RELEASES["2.20.0"] and report.ok, report.format()
     assert "every op is registered in TF Serving 2.20.0" in report.format()
+    assert report.xla == [] and "xla" not in report.format()
+
+
+def test_xla_functions_need_the_servers_xla_flag(tmp_path):
+    module = _Doubler()
+    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"serving_default": module.serve})
+    report = check_tf_serving(tmp_path, "2.20.0")
+    assert report.ok and report.xla and "--xla_cpu_compilation_enabled=true" in report.format()
 
 
 def test_op_added_after_the_release_is_named_with_the_release_that_added_it(saved, tmp_path):

@@ -22,8 +22,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# (environment: None = this one, else a second_env name; extra tensorflow-text releases loaded over it)
-INSTALLS = ((None, ()), ("tf2.20-venv", ("2.20.1",)))
+# (environment: None = this one, else a second_env folder name; the name of its requirements in second_env;
+# tensorflow-text releases loaded over it). The pins of another TF Serving release need one more row here.
+INSTALLS = ((None, None, ()), ("tf2.20-venv", "TF_SERVING_2_20", ("2.20.1",)))
 
 
 def registered_ops():
@@ -82,7 +83,7 @@ def main(argv=None):
         return 0
 
     from keras_bert_suite.export import op_lists
-    from tools.second_env import TF_SERVING_2_20, cache_dir, ensure_venv
+    from tools import second_env
 
     out = args.out or op_lists.FOLDER
     written = []
@@ -95,11 +96,12 @@ def main(argv=None):
                                       f"(name, tab, attribute names); tools/tf_serving_ops.py")
             written.append(f"{os.path.relpath(file, ROOT)}: {len(ops)} ops, {os.path.getsize(file)} bytes")
 
-    for env, extra_text in INSTALLS:
-        python = sys.executable if env is None else ensure_venv(env, TF_SERVING_2_20)
+    for env, requirements, extra_text in INSTALLS:
+        python = sys.executable if env is None else second_env.ensure_venv(env, getattr(second_env, requirements))
         save(_run_dump(python), op_lists.PACKAGES)
         for version in extra_text:
-            lists = _run_dump(python, _text_over(python, version, os.path.join(cache_dir(), "op-dumps", env or "self")))
+            folder = os.path.join(second_env.cache_dir(), "op-dumps", env or "self")
+            lists = _run_dump(python, _text_over(python, version, folder))
             if lists["tensorflow-text"][0] != version:
                 raise RuntimeError(f"asked for tensorflow-text {version}, imported {lists['tensorflow-text'][0]}")
             save(lists, ("tensorflow-text",))

@@ -5,7 +5,10 @@ every function in its library, with the attributes each node sets. `check_tf_ser
 them with what that TF Serving release links (`tf_serving_releases.py`): TensorFlow's core ops of its
 TensorFlow release plus the ops of its pinned tensorflow-text release (`op_lists.py`). An op it lacks, or an
 attribute its op definition lacks (a node attribute a newer release added), would make the server refuse the
-model; the report names each one, where it is used, and the release that added it.
+model; the report names each one, where it is used, and the release that added it. It also lists the functions
+marked for XLA (`_XlaMustCompile`, exports with `jit_compile=True`): TF Serving turns XLA off unless started with
+`--xla_cpu_compilation_enabled=true` (`tensorflow_serving/model_servers/main.cc`), and then fails their first
+request.
 
 Example:
     >>> report = check_tf_serving("savedmodels/sst2", "2.20")
@@ -29,6 +32,7 @@ class OpUse:
 
     places: set = dataclasses.field(default_factory=set)
     attrs: dict = dataclasses.field(default_factory=dict)
+    xla_functions: set = dataclasses.field(default_factory=set)  # the functions its nodes call with XLA
 
 
 @dataclasses.dataclass
@@ -63,6 +67,11 @@ class Report:
     def ok(self):
         return not self.problems
 
+    @property
+    def xla(self):
+        """The functions called XLA-compiled (`_XlaMustCompile`); empty when the model needs no XLA."""
+        return sorted(set().union(*(use.xla_functions for use in self.ops.values())))
+
     def format(self):
         r = self.release
         lines = [f"TF Serving {r.version} links tensorflow {r.tensorflow} and tensorflow-text {r.tensorflow_text}",
@@ -73,6 +82,10 @@ class Report:
         else:
             lines.append(f"TF Serving {r.version} cannot load it: {len(self.problems)} problem(s)")
             lines += [f"  missing {p.describe()}" for p in self.problems]
+        if self.xla:
+            lines.append(f"{len(self.xla)} function(s) run XLA-compiled: start TF Serving with "
+                         f"--xla_cpu_compilation_enabled=true (XLA is off by default), or export with "
+                         f"jit_compile=False")
         return "\n".join(lines)
 
 
@@ -110,6 +123,8 @@ def saved_model_ops(path):
                 for attr in node.attr:
                     if not attr.startswith("_"):  # "_"-attributes are internal and never checked
                         use.attrs.setdefault(attr, set()).add(place)
+                if "_XlaMustCompile" in node.attr and node.attr["_XlaMustCompile"].b:
+                    use.xla_functions.add(node.attr["f"].func.name if "f" in node.attr else place)
     return ops
 
 
