@@ -21,17 +21,9 @@ import keras
 from keras import ops
 
 from keras_bert_suite.config import BertConfig
+from keras_bert_suite.layers.dense import bert_dense
 from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import collect
-
-
-def _dense(config, units, name, policy):
-    return keras.layers.Dense(
-        units,
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
-        name=name,
-        dtype=policy,
-    )
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
@@ -67,9 +59,9 @@ class BertSelfAttention(keras.layers.Layer):
         c = self.config
         self.num_heads = c.num_attention_heads
         self.head_dim = c.head_dim
-        self.query = _dense(c, c.hidden_size, "query", self.dtype_policy)
-        self.key = _dense(c, c.hidden_size, "key", self.dtype_policy)
-        self.value = _dense(c, c.hidden_size, "value", self.dtype_policy)
+        self.query = bert_dense(c, c.hidden_size, "query", self.dtype_policy)
+        self.key = bert_dense(c, c.hidden_size, "key", self.dtype_policy)
+        self.value = bert_dense(c, c.hidden_size, "value", self.dtype_policy)
         self.dropout = BertDropout(c.attention_probs_dropout_prob, dtype=self.dtype_policy)
         self.position_embedding_type = c.position_embedding_type
         self.distance_embedding = None
@@ -191,7 +183,7 @@ class BertAttention(keras.layers.Layer):
         self.is_cross_attention = is_cross_attention
         c = self.config
         self.self_attention = BertSelfAttention(c, is_cross_attention, name="self", dtype=self.dtype_policy)
-        self.output_dense = _dense(c, c.hidden_size, "dense", self.dtype_policy)
+        self.output_dense = bert_dense(c, c.hidden_size, "dense", self.dtype_policy)
         self.output_dropout = BertDropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy

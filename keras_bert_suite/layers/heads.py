@@ -22,7 +22,7 @@ from keras import ops
 
 from keras_bert_suite.activations import get_activation
 from keras_bert_suite.config import BertConfig
-from keras_bert_suite.layers.attention import _dense
+from keras_bert_suite.layers.dense import bert_dense
 from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import HFWeight, collect
 
@@ -53,22 +53,21 @@ class BertLMPredictionHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
         c = self.config
-        self.transform_dense = _dense(c, c.hidden_size, "transform_dense", self.dtype_policy)
+        self.transform_dense = bert_dense(c, c.hidden_size, "transform_dense", self.dtype_policy)
         self.activation = get_activation(c.hidden_act)
         self.transform_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="transform_LayerNorm", dtype=self.dtype_policy
         )
         self.tied = c.tie_word_embeddings and word_embeddings is not None
         self.word_embeddings = word_embeddings if self.tied else None
-        self.decoder = None if self.tied else _dense(c, c.vocab_size, "decoder", self.dtype_policy)
+        # The decoder's bias is `bias` below (transformers' cls.predictions.bias), shared with the tied path.
+        self.decoder = None if self.tied else bert_dense(c, c.vocab_size, "decoder", self.dtype_policy, use_bias=False)
 
     def build(self, input_shape=None):
         c = self.config
         self.transform_dense.build((None, None, c.hidden_size))
         self.transform_layer_norm.build((None, None, c.hidden_size))
         if self.decoder is not None:
-            # use_bias stays on the Dense for simplicity; `bias` below is the one transformers saves.
-            self.decoder.use_bias = False
             self.decoder.build((None, None, c.hidden_size))
         self.bias = self.add_weight(name="bias", shape=(c.vocab_size,), initializer="zeros")
         self.built = True
@@ -124,7 +123,7 @@ class BertDenseHead(keras.layers.Layer):
         self.units = units
         self.dropout_rate = dropout
         self.dropout = BertDropout(dropout, dtype=self.dtype_policy) if dropout else None
-        self.dense = _dense(self.config, units, "dense", self.dtype_policy)
+        self.dense = bert_dense(self.config, units, "dense", self.dtype_policy)
 
     def build(self, input_shape=None):
         self.dense.build((None, self.config.hidden_size))

@@ -6,7 +6,7 @@
 import keras
 
 from keras_bert_suite.config import BertConfig
-from keras_bert_suite.layers.attention import _dense
+from keras_bert_suite.layers.dense import bert_dense
 from keras_bert_suite.layers.hf_names import collect
 
 
@@ -33,7 +33,7 @@ class BertPooler(keras.layers.Layer):
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
-        self.dense = _dense(self.config, self.config.hidden_size, "dense", self.dtype_policy)
+        self.dense = bert_dense(self.config, self.config.hidden_size, "dense", self.dtype_policy)
 
     def build(self, input_shape=None):
         self.dense.build((None, self.config.hidden_size))

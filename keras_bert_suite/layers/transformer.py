@@ -15,7 +15,8 @@ import keras
 
 from keras_bert_suite.activations import get_activation
 from keras_bert_suite.config import BertConfig
-from keras_bert_suite.layers.attention import BertAttention, _dense
+from keras_bert_suite.layers.attention import BertAttention
+from keras_bert_suite.layers.dense import bert_dense
 from keras_bert_suite.layers.dropout import BertDropout
 from keras_bert_suite.layers.hf_names import collect
 
@@ -54,9 +55,9 @@ class BertLayer(keras.layers.Layer):
             if c.add_cross_attention
             else None
         )
-        self.intermediate_dense = _dense(c, c.intermediate_size, "intermediate_dense", self.dtype_policy)
+        self.intermediate_dense = bert_dense(c, c.intermediate_size, "intermediate_dense", self.dtype_policy)
         self.activation = get_activation(c.hidden_act)
-        self.output_dense = _dense(c, c.hidden_size, "output_dense", self.dtype_policy)
+        self.output_dense = bert_dense(c, c.hidden_size, "output_dense", self.dtype_policy)
         self.output_dropout = BertDropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=c.layer_norm_eps, name="output_LayerNorm", dtype=self.dtype_policy
