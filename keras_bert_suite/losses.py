@@ -5,7 +5,8 @@ label remains the loss is 0 rather than transformers' NaN, so a batch with nothi
 training.
 
 Example:
-    >>> token_cross_entropy(logits, labels)      # logits [batch, length, vocab], labels [batch, length]
+    >>> sparse_cross_entropy(logits, labels)     # logits [batch, length, vocab], labels [batch, length]
+    >>> sparse_cross_entropy(logits, labels)     # or sentence-level: logits [batch, classes], labels [batch]
 """
 
 from keras import ops
@@ -13,8 +14,10 @@ from keras import ops
 IGNORE_INDEX = -100
 
 
-def token_cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
-    """Mean sparse cross-entropy over entries whose label is not `ignore_index`."""
+def sparse_cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
+    """Mean sparse cross-entropy over the labels that are not `ignore_index`, for token-level labels
+    (logits [batch, length, classes], labels [batch, length]) and sentence-level ones (logits [batch, classes],
+    labels [batch]) alike."""
     logits = ops.cast(logits, "float32")
     labels = ops.cast(labels, "int32")
     num_classes = ops.shape(logits)[-1]
@@ -30,7 +33,7 @@ def token_cross_entropy(logits, labels, ignore_index=IGNORE_INDEX):
 
 def causal_lm_loss(logits, labels):
     """Next-token loss: position t predicts label t + 1."""
-    return token_cross_entropy(logits[:, :-1], labels[:, 1:])
+    return sparse_cross_entropy(logits[:, :-1], labels[:, 1:])
 
 
 def span_loss(start_logits, end_logits, start_positions, end_positions):
@@ -39,7 +42,7 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
 
     def one(logits, positions):
         positions = ops.clip(ops.reshape(ops.cast(positions, "int32"), (-1,)), 0, length)
-        return token_cross_entropy(logits, positions, ignore_index=length)
+        return sparse_cross_entropy(logits, positions, ignore_index=length)
 
     return (one(start_logits, start_positions) + one(end_logits, end_positions)) / 2.0
 
@@ -55,7 +58,7 @@ def sequence_classification_loss(logits, labels, problem_type):
     if problem_type == "multi_label_classification":
         labels = ops.cast(labels, "float32")
         return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
-    return token_cross_entropy(logits, labels)
+    return sparse_cross_entropy(logits, labels)
 
 
 def infer_problem_type(num_labels, labels):

@@ -114,7 +114,7 @@ class BertForTokenClassification(_Classifier):
         return self._classify(TokenClassifierOutput, "last_hidden_state", training, labels, inputs)
 
     def head_loss(self, outputs, labels):
-        return losses.token_cross_entropy(outputs["logits"], labels["labels"])
+        return losses.sparse_cross_entropy(outputs["logits"], labels["labels"])
 
 
 _PER_CHOICE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
@@ -164,4 +164,4 @@ class BertForMultipleChoice(_Classifier):
         return out
 
     def head_loss(self, outputs, labels):
-        return losses.token_cross_entropy(outputs["logits"], labels["labels"])
+        return losses.sparse_cross_entropy(outputs["logits"], labels["labels"])

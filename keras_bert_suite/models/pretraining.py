@@ -131,9 +131,8 @@ class BertForPreTraining(_WithLMHead):
         return out
 
     def head_loss(self, outputs, labels):
-        return losses.token_cross_entropy(outputs["prediction_logits"], labels["labels"]) + losses.token_cross_entropy(
-            outputs["seq_relationship_logits"], labels["next_sentence_label"]
-        )
+        mlm = losses.sparse_cross_entropy(outputs["prediction_logits"], labels["labels"])
+        return mlm + losses.sparse_cross_entropy(outputs["seq_relationship_logits"], labels["next_sentence_label"])
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
@@ -172,7 +171,7 @@ class BertForMaskedLM(_WithLMHead):
         return out
 
     def head_loss(self, outputs, labels):
-        return losses.token_cross_entropy(outputs["logits"], labels["labels"])
+        return losses.sparse_cross_entropy(outputs["logits"], labels["labels"])
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
@@ -210,4 +209,4 @@ class BertForNextSentencePrediction(_WithLMHead):
 
     def head_loss(self, outputs, labels):
         label = labels.get("labels", labels.get("next_sentence_label"))
-        return losses.token_cross_entropy(outputs["logits"], label)
+        return losses.sparse_cross_entropy(outputs["logits"], label)
