@@ -86,3 +86,10 @@ def test_models_take_a_batch_encoding_positionally():
     model = kbs.TFBertModel(kbs.BertConfig(**TINY))
     inputs = BatchEncoding({"input_ids": [[2, 5, 3]], "attention_mask": [[1, 1, 1]]}, tensor_type="tf")
     np.testing.assert_array_equal(model(inputs).last_hidden_state, model(dict(inputs)).last_hidden_state)
+
+
+def test_from_pt_and_from_tf_are_accepted_as_in_transformers(tmp_path):
+    kbs.BertModel(kbs.BertConfig(**TINY)).save_pretrained(str(tmp_path))
+    for flag in ("from_pt", "from_tf"):
+        model = kbs.TFBertModel.from_pretrained(str(tmp_path), **{flag: True})
+        assert flag not in model.config.to_dict()

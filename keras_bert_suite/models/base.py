@@ -182,6 +182,8 @@ class BertPreTrainedModel(keras.Model):
         from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
 
         path = resolve_pretrained(path, kind="model", **pop_hub_kwargs(config_overrides))
+        for name in ("from_pt", "from_tf"):  # transformers' choice of weights file: here every format is read
+            config_overrides.pop(name, None)
         if not os.path.exists(path) and not os.path.exists(path + ".index"):
             raise FileNotFoundError(f"no checkpoint at {path!r}")
         if config is None:
