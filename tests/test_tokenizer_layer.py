@@ -1,6 +1,7 @@
 """TFBertTokenizer: .keras save/load, SavedModel, tf.data, static shapes, errors and odd inputs."""
 
 
+import json
 import zipfile
 
 import keras
@@ -60,6 +61,26 @@ def test_old_format_config_with_vocabulary_loads(layer, reference):
     old = {**layer.get_config(), "vocab": list(layer.vocab)}
     clone = TFBertTokenizer.from_config(old)
     assert clone(tf.constant(TEXTS))["input_ids"].numpy().tolist() == _expected(reference, TEXTS)["input_ids"]
+
+
+def test_keras_file_of_the_old_format_loads(layer, reference, tmp_path):
+    """A .keras file written before the vocabulary became an asset: the token list in config.json, no asset."""
+    inp = keras.Input(shape=(), dtype="string")
+    new, old = str(tmp_path / "new.keras"), str(tmp_path / "old.keras")
+    keras.Model(inp, layer(inp)).save(new)
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            if item.filename.endswith("/vocabulary.txt"):
+                continue
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                tokenizer = [lay for lay in config["config"]["layers"] if lay["class_name"] == "TFBertTokenizer"][0]
+                tokenizer["config"]["vocab"] = list(layer.vocab)
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = keras.models.load_model(old, safe_mode=True)
+    assert loaded(tf.constant(TEXTS))["input_ids"].numpy().tolist() == _expected(reference, TEXTS)["input_ids"]
 
 
 def test_vocabulary_path_refused_in_safe_mode(tmp_path):
