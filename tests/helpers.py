@@ -156,7 +156,9 @@ def run_precision_test(cls, init_kwargs, input_data, call_kwargs=None, policies=
                 )
         for weight in layer.weights:
             if _is_float(weight.dtype):
-                assert weight.dtype == policy.variable_dtype, f"{cls.__name__} under {name}: {weight.path} is {weight.dtype}"
+                assert weight.dtype == policy.variable_dtype, (
+                    f"{cls.__name__} under {name}: {weight.path} is {weight.dtype}"
+                )
         for sublayer in layer._flatten_layers():
             assert sublayer.dtype_policy.name == name, (
                 f"{cls.__name__} under {name}: sublayer {sublayer.path or sublayer.name} has policy "

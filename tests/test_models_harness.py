@@ -16,8 +16,10 @@ MODEL_CLASSES = (
 )
 
 
-def test_dtype_policy_is_in_the_config_and_the_export_copy_leaves_the_global_policy():
+def test_dtype_policy_is_in_the_config_and_the_export_copy_leaves_the_global_policy(tmp_path):
     model = kbs.BertForSequenceClassification(kbs.BertConfig(**TINY), dtype="mixed_bfloat16")
+    loaded = run_model_saving_test(model, batch(), tmp_path, atol=1e-2)
+    assert loaded.dtype_policy.name == "mixed_bfloat16" and loaded.bert.encoder.dtype_policy.name == "mixed_bfloat16"
     config = model.get_config()
     assert keras.dtype_policies.deserialize(config["dtype"]).name == "mixed_bfloat16"
     clone = kbs.BertForSequenceClassification.from_config(config)
