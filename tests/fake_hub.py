@@ -8,8 +8,8 @@ Hub's API that huggingface_hub 0.36 uses to list and download a model repo.
 
 Served routes: GET /api/models/{repo}/tree/{revision}?recursive=... (the file list), HEAD and GET
 /{repo}/resolve/{revision}/{path} (X-Repo-Commit, ETag, X-Linked-Etag, Content-Length headers). Repos in `gated`
-answer 403 with X-Error-Code: GatedRepo; unknown repos answer 401 with X-Error-Code: RepoNotFound, as the Hub does
-without a token.
+answer 403 with X-Error-Code: GatedRepo; those in `gated_downloads` list their files, as the Hub does, and refuse
+only downloads so. Unknown repos answer 401 with X-Error-Code: RepoNotFound, as the Hub does without a token.
 """
 
 import hashlib
@@ -48,9 +48,10 @@ def seed_cache(cache_dir, repo_id, folder, commit=COMMIT, revision="main"):
 class FakeHub:
     """A loopback HTTP server standing in for https://huggingface.co; `repos` maps repo ids to local folders."""
 
-    def __init__(self, repos, gated=(), commit=COMMIT):
+    def __init__(self, repos, gated=(), gated_downloads=(), commit=COMMIT):
         self.repos = dict(repos)
         self.gated = set(gated)
+        self.gated_downloads = set(gated_downloads)
         self.commit = commit
         self.requests = []
         hub = self
@@ -106,6 +107,8 @@ class FakeHub:
             listing = [{"type": "file", "path": name, "oid": "0" * 40,
                         "size": os.path.getsize(os.path.join(folder, name))} for name in _files(folder)]
             return self._send(handler, 200, json.dumps(listing).encode(), {"Content-Type": "application/json"}, body)
+        if not api and rest.startswith("resolve/") and repo_id in self.gated_downloads:
+            return self._send(handler, 403, b'{"error": "gated"}', {"X-Error-Code": "GatedRepo"}, body)
         if not api and rest.startswith("resolve/"):
             name = rest.split("/", 2)[2] if rest.count("/") >= 2 else ""
             file = os.path.join(folder, *name.split("/"))

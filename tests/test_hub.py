@@ -187,6 +187,11 @@ def test_gated_and_unknown_repos_raise_the_hub_error_with_the_id(hub):
     assert info.value.response.status_code == 403
     with pytest.raises(RepositoryNotFoundError, match="'org/missing'"):
         kbs.BertTokenizer.from_pretrained("org/missing")
+    hub.repos["org/listed"] = hub.repos["org/tiny"]
+    hub.gated_downloads.add("org/listed")  # the Hub lists a gated repo's files, and refuses the downloads
+    with pytest.raises(GatedRepoError, match="(?s)'org/listed'.*resolve/main/config.json") as info:
+        kbs.BertConfig.from_pretrained("org/listed")
+    assert isinstance(info.value.__cause__, GatedRepoError)
 
 
 def test_sharded_weights_download_with_their_shards(hub, tmp_path, tiny_repo):
