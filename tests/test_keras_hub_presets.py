@@ -265,6 +265,15 @@ def test_bfloat16_preset_loads_in_float32(tmp_path):
     np.testing.assert_array_equal(model.bert.embeddings.word_embeddings.embeddings.numpy(), want)
 
 
+def test_writing_without_keras_hub_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "keras_hub", None)
+    with pytest.raises(ImportError, match="pip install keras-hub"):
+        save_keras_hub_preset(kbs.BertModel(kbs.BertConfig(**TINY)), None, str(tmp_path / "out"), verbose=0)
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_backbones_keras_hub_cannot_express_are_refused(tmp_path):
     model = kbs.BertModel(kbs.BertConfig(**TINY, position_embedding_type="relative_key"))
     with pytest.raises(ValueError, match="relative_key"):
