@@ -23,7 +23,8 @@ also falls back to the cache, as transformers does.
 The environment is read at call time: huggingface_hub copies HF_HUB_OFFLINE, HF_HUB_CACHE, HF_HOME and
 HF_ENDPOINT into `huggingface_hub.constants` once, when it is imported. `resolve_pretrained` reads them from
 `os.environ` on every call, passes the cache folder and endpoint explicitly, and sets
-`huggingface_hub.constants.HF_HUB_OFFLINE` to the environment's value before any request.
+`huggingface_hub.constants.HF_HUB_OFFLINE` to the environment's value for the duration of the call (restored
+after it, so other users of huggingface_hub in the process see what they saw before).
 
 Example:
     >>> folder = resolve_pretrained("google-bert/bert-base-uncased", kind="tokenizer")  # doctest: +SKIP
@@ -35,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -97,6 +99,18 @@ def default_cache_dir() -> str:
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
     )
     return os.path.join(os.path.expanduser(os.path.expandvars(home)), "hub")
+
+
+@contextlib.contextmanager
+def _offline_constant(value):
+    """`huggingface_hub.constants.HF_HUB_OFFLINE` set to `value` inside the block, restored after it."""
+    from huggingface_hub import constants
+
+    saved, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, value
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 def _endpoint():
@@ -262,20 +276,25 @@ def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=N
     if os.path.exists(local) or (kind == "model" and os.path.exists(local + ".index")):
         return local
     repo_id = _repo_id(path, kind)
+    cache_dir = os.fspath(cache_dir) if cache_dir else default_cache_dir()
+    with _offline_constant(env_offline()):
+        return _resolve_id(repo_id, kind, revision, cache_dir, token, bool(local_files_only), force_download,
+                           subfolder, extra_files)
 
+
+def _resolve_id(repo_id, kind, revision, cache_dir, token, local_files_only, force_download, subfolder,
+                extra_files):
+    """`resolve_pretrained` for a Hub id, inside `_offline_constant`: the snapshot folder."""
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
     from requests.exceptions import ConnectionError as RequestsConnectionError
     from requests.exceptions import Timeout
 
-    cache_dir = os.fspath(cache_dir) if cache_dir else default_cache_dir()
     endpoint = _endpoint()
-    constants.HF_HUB_OFFLINE = env_offline()
-    offline = bool(local_files_only) or constants.HF_HUB_OFFLINE
     present = None
     why = (f"downloads are off (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '')!r}, "
-           f"local_files_only={bool(local_files_only)})")
-    if not offline:
+           f"local_files_only={local_files_only})")
+    if not (local_files_only or constants.HF_HUB_OFFLINE):
         try:
             present = _list_remote(repo_id, revision, token, subfolder, endpoint)
         except (RequestsConnectionError, Timeout, OfflineModeIsEnabled) as exc:

@@ -140,9 +140,11 @@ def test_bad_names_and_uncached_ids(offline_cache):
 
 def test_download_fetches_only_what_is_needed_then_works_offline(hub, tmp_path, monkeypatch, capfd):
     assert huggingface_hub.constants.ENDPOINT != hub.url  # the environment of the call is the one honoured
+    offline_at_import = huggingface_hub.constants.HF_HUB_OFFLINE
     model = kbs.BertForSequenceClassification.from_pretrained("org/tiny", num_labels=2)
     assert hub.downloaded() == ["/org/tiny/resolve/main/config.json", "/org/tiny/resolve/main/model.safetensors"]
     assert "model.safetensors" in capfd.readouterr().err  # huggingface_hub's progress bar
+    assert huggingface_hub.constants.HF_HUB_OFFLINE == offline_at_import  # restored after the call
     snapshot = resolve_pretrained("org/tiny", kind="config")
     assert snapshot.startswith(str(tmp_path / "hub" / "models--org--tiny" / "snapshots"))
     assert sorted(os.listdir(snapshot)) == ["config.json", "model.safetensors"]
