@@ -176,7 +176,7 @@ class TFBertTokenizer(keras.layers.Layer):
         earlier format has no such file and its config already held the vocabulary."""
         path = os.path.join(dir_path, VOCAB_ASSET)
         if os.path.isfile(path):
-            self.set_vocabulary(vocab_io.vocab_to_list(vocab_io.load_vocab(path)))
+            self.set_vocabulary(vocab_io.read_tokens(path))  # the saved list as it was, line i = id i
         elif self.vocab is None:
             raise FileNotFoundError(f"TFBertTokenizer {self.name!r}: the saved file has no vocabulary asset {path}")
 
