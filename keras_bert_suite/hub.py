@@ -326,6 +326,12 @@ def _resolve_id(repo_id, kind, revision, cache_dir, token, local_files_only, for
             fetched[name] = download(name)
         return fetched[name]
 
-    for name in _select(kind, extra_files, present, fetch, repo_id, where):
+    chosen = _select(kind, extra_files, present, fetch, repo_id, where)
+    if not chosen:  # kind=None and no extra file present: config.json makes the snapshot folder exist
+        if CONFIG_FILE not in present:
+            looked_for = ", ".join([*extra_files, CONFIG_FILE])
+            raise PretrainedNotFoundError(f"{repo_id!r} has none of {looked_for} ({where})")
+        chosen = [CONFIG_FILE]
+    for name in chosen:
         fetch(name)
     return _join(_cached_snapshot(repo_id, revision, cache_dir, "nothing was downloaded"), subfolder)

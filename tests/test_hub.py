@@ -157,6 +157,10 @@ def test_download_fetches_only_what_is_needed_then_works_offline(hub, tmp_path, 
     pooling = resolve_pretrained("org/tiny", kind=None, extra_files=("1_Pooling/*", "modules.json"))
     assert hub.downloaded() == ["/org/tiny/resolve/main/1_Pooling/config.json"]
     assert os.path.isfile(os.path.join(pooling, "1_Pooling", "config.json"))
+    del hub.requests[:]
+    hub.repos["org/plain"] = hub.repos["org/tiny"]
+    plain = resolve_pretrained("org/plain", kind=None, extra_files=("modules.json",))  # none present
+    assert hub.downloaded() == ["/org/plain/resolve/main/config.json"] and os.listdir(plain) == ["config.json"]
 
     del hub.requests[:]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
