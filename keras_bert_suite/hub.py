@@ -12,7 +12,8 @@ needs:
                       task.weights.h5 where present)
     kind="tokenizer"  vocab.txt (else a KerasHub preset's assets/tokenizer/vocabulary.txt), and
                       tokenizer_config.json, special_tokens_map.json, tokenizer.json where present
-    kind=None         only `extra_files`
+    kind=None         only `extra_files` (online, config.json when none of them is in the repo, so that the
+                      snapshot folder exists)
 
 `extra_files` adds names or glob patterns (`"1_Pooling/config.json"`, `"*.json"`), fetched where present.
 
