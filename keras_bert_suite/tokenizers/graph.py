@@ -25,8 +25,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert_suite.tokenizers import normalize, tables
-
-MAX_INPUT_CHARS_PER_WORD = 100
+from keras_bert_suite.tokenizers.python import MAX_INPUT_CHARS_PER_WORD
 
 
 def _prev(x, first):

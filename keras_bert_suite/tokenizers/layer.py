@@ -264,11 +264,7 @@ class TFBertTokenizer(keras.layers.Layer):
 
     @property
     def all_special_tokens(self):
-        out = []
-        for t in [self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token]:
-            if t and t not in out:
-                out.append(t)
-        return out + [t for t in self.additional_special_tokens if t not in out]
+        return vocab_io.all_special_tokens(self)
 
     @property
     def normalizer_config(self):

@@ -114,7 +114,6 @@ def pack(
         return tf.RaggedTensor.from_tensor(tf.fill(tf.stack([batch, 1]), tf.cast(value, tf.int64)))
 
     def assemble(i, special_value, type_a, type_b):
-        pieces = []
         a = tf.cast(parts_a[i], tf.int64) if type_a is None else tf.ones_like(parts_a[0], tf.int64) * type_a
         b = None
         if parts_b is not None:

@@ -223,15 +223,7 @@ class BertTokenizer:
 
     @property
     def all_special_tokens(self) -> list:
-        out = []
-        for name in vocab_io.SPECIAL_TOKEN_NAMES:
-            token = getattr(self, name)
-            if token and token not in out:
-                out.append(token)
-        for token in self.additional_special_tokens:
-            if token not in out:
-                out.append(token)
-        return out
+        return vocab_io.all_special_tokens(self)
 
     @property
     def all_special_ids(self) -> list:

@@ -119,9 +119,7 @@ def is_safe_starter(ch: str) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=None)
-def char_class(ch: str) -> int:
-    """Class bits of one character."""
+def _class_bits(ch: str) -> int:
     bits = 0
     if ch.isspace():
         bits |= SPACE
@@ -132,6 +130,12 @@ def char_class(ch: str) -> int:
     if not is_safe_starter(ch):
         bits |= UNSTABLE
     return bits
+
+
+@functools.lru_cache(maxsize=None)
+def char_class(ch: str) -> int:
+    """Class bits of one character (SPACE, PUNCT, CJK, UNSTABLE)."""
+    return _class_bits(ch)
 
 
 def _assigned_code_points():
@@ -152,19 +156,8 @@ def _assigned() -> tuple:
 def class_table() -> np.ndarray:
     """uint8 [0x110000]: class bits of every assigned code point (0 for Cn/Co/Cs, which stage A deletes)."""
     table = np.zeros(MAX_CODE_POINT, dtype=np.uint8)
-    seconds = _compose_seconds()
     for cp in _assigned():
-        ch = chr(cp)
-        bits = 0
-        if ch.isspace():
-            bits |= SPACE
-        if is_punctuation(ch):
-            bits |= PUNCT
-        if is_cjk(cp):
-            bits |= CJK
-        if unicodedata.combining(ch) or cp in seconds or unicodedata.normalize("NFC", ch) != ch:
-            bits |= UNSTABLE
-        table[cp] = bits
+        table[cp] = _class_bits(chr(cp))
     return table
 
 
@@ -177,10 +170,6 @@ class MappingTable:
         self.code = code
         self.multi_values = multi_values
         self.multi_splits = multi_splits
-
-    @property
-    def is_identity(self) -> bool:
-        return bool((self.code == np.arange(MAX_CODE_POINT, dtype=np.int32)).all())
 
 
 def _build_mapping(func, default_delete_unassigned: bool) -> MappingTable:

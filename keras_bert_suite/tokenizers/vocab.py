@@ -99,6 +99,24 @@ def save_vocab(tokens, path: str) -> str:
     return path
 
 
+def all_special_tokens(tokenizer) -> list:
+    """The special tokens of a tokenizer (its `unk_token` ... `mask_token`, then `additional_special_tokens`),
+    each once, in transformers' order; unset named tokens are left out.
+
+    Example:
+        >>> all_special_tokens(BertTokenizer("vocab.txt"))
+        ['[UNK]', '[SEP]', '[PAD]', '[CLS]', '[MASK]']
+    """
+    out = []
+    for token in [getattr(tokenizer, name) for name in SPECIAL_TOKEN_NAMES if getattr(tokenizer, name)]:
+        if token not in out:
+            out.append(token)
+    for token in tokenizer.additional_special_tokens or []:
+        if token not in out:
+            out.append(token)
+    return out
+
+
 def _token_content(value):
     """A special token may be stored as a string or as an AddedToken dict {"content": ...}."""
     if isinstance(value, dict):
