@@ -9,6 +9,8 @@ import tensorflow as tf
 from helpers import SHARED_DATA, minilm_folder
 from keras_bert_suite.pretraining import data
 from keras_bert_suite.tokenizers import TFBertTokenizer
+from keras_bert_suite.tokenizers.encoding import LONGEST_FIRST
+from keras_bert_suite.tokenizers.pack import truncation_lengths
 
 SAMPLE = os.path.join(SHARED_DATA, "text", "bert_sample_text.txt")
 needs_sample = pytest.mark.skipif(not os.path.exists(SAMPLE), reason="shared sample text absent")
@@ -49,9 +51,9 @@ def _reference_truncate(a, b, m):
 def test_truncation_removes_from_the_longer_side():
     rng = np.random.RandomState(0)
     la, lb = rng.randint(0, 80, 300), rng.randint(0, 80, 300)
-    cut_a, cut_b = data._truncate(tf.constant(la), tf.constant(lb), 61)
+    keep_a, keep_b = truncation_lengths(tf.constant(la), tf.constant(lb), 0, LONGEST_FIRST, 61)
     for i in range(300):
-        assert (la[i] - cut_a[i], lb[i] - cut_b[i]) == _reference_truncate(la[i], lb[i], 61)
+        assert (keep_a[i], keep_b[i]) == _reference_truncate(la[i], lb[i], 61)
 
 
 @needs_sample

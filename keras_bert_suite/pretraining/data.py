@@ -38,10 +38,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.pretraining.masking import continuation_table, mask_tokens, masked_positions
+from keras_bert_suite.tokenizers.encoding import LONGEST_FIRST
 from keras_bert_suite.tokenizers.layer import TFBertTokenizer
-from keras_bert_suite.tokenizers.vocab import read_tokens
+from keras_bert_suite.tokenizers.pack import truncation_lengths
+from keras_bert_suite.tokenizers.vocab import DEFAULT_SPECIAL_TOKENS, read_tokens
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+SPECIAL_TOKENS = tuple(DEFAULT_SPECIAL_TOKENS.values())
 
 
 class Vocabulary:
@@ -219,16 +221,6 @@ def _chunk_pairs(lengths, doc, seed, max_num_tokens, short_seq_prob, nsp_prob):
     return tf.boolean_mask(rows[:, :5], rows[:, 5] > 0)
 
 
-def _truncate(len_a, len_b, max_num_tokens):
-    """Tokens cut from A and B by removing one at a time from the longer side (B on a tie)."""
-    excess = tf.maximum(len_a + len_b - max_num_tokens, 0)
-    first = tf.minimum(excess, tf.abs(len_a - len_b))
-    rest = excess - first
-    cut_a = tf.where(len_a > len_b, first, 0) + rest // 2
-    cut_b = tf.where(len_a > len_b, 0, first) + (rest + 1) // 2
-    return cut_a, cut_b
-
-
 def sentence_pairs(sentences, doc, seed, *, max_length, cls_id, sep_id, pad_id=0, short_seq_prob=0.1,
                    nsp_prob=0.5, random_truncation=True):
     """Packed NSP pairs from one shard.
@@ -251,7 +243,9 @@ def sentence_pairs(sentences, doc, seed, *, max_length, cls_id, sep_id, pad_id=0
     starts = tf.concat([starts, [tf.size(sentences.flat_values)]], 0)
     a0, a1 = tf.gather(starts, rows[:, 0]), tf.gather(starts, rows[:, 1])
     b0, b1 = tf.gather(starts, rows[:, 2]), tf.gather(starts, rows[:, 3])
-    cut_a, cut_b = _truncate(a1 - a0, b1 - b0, max_num_tokens)
+    # One token at a time from the longer side, B on a tie: the tokenizers' longest-first truncation.
+    keep_a, keep_b = truncation_lengths(a1 - a0, b1 - b0, 0, LONGEST_FIRST, max_num_tokens)
+    cut_a, cut_b = (a1 - a0) - keep_a, (b1 - b0) - keep_b
     if random_truncation:
         seeds = tf.random.experimental.stateless_split(cut_seed, 2)
         front_a = tf.random.stateless_binomial(tf.shape(cut_a), seeds[0], tf.cast(cut_a, tf.float32), 0.5,

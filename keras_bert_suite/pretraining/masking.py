@@ -21,7 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-IGNORE_INDEX = -100
+from keras_bert_suite.losses import IGNORE_INDEX
+from keras_bert_suite.tokenizers.vocab import DEFAULT_SPECIAL_TOKENS
 
 
 def continuation_table(tokens):
@@ -225,7 +226,7 @@ class MaskedLMMasker(keras.layers.Layer):
     def from_vocabulary(cls, tokens, **kwargs):
         """Build from the vocabulary's token list ([PAD]/[UNK]/[CLS]/[SEP]/[MASK] looked up by name)."""
         index = {t: i for i, t in enumerate(tokens)}
-        specials = [index[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t in index]
+        specials = sorted(index[t] for t in DEFAULT_SPECIAL_TOKENS.values() if t in index)
         cont = np.flatnonzero(continuation_table(tokens)).tolist()
         return cls(len(tokens), specials, index["[MASK]"], continuation_ids=cont, **kwargs)
 
