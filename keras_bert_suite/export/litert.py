@@ -1,0 +1,174 @@
+"""`export_litert`: a model and its tokenizer as one LiteRT (TFLite) flatbuffer that takes raw strings.
+
+The graph is its own, not the SavedModel's: the tokenizer is litert_tokenizer.LiteTokenizer (LiteRT builtins
+plus tensorflow-text's TFLite kernels, reference-exact ids), the model runs once on the whole padded batch (no
+length-sorted chunk loop, no XLA), and the answers are computed in builtins. Run it with
+`litert_interpreter(path)` (tf.lite's interpreter with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`);
+on a device, register the same tensorflow-text kernels with the LiteRT runtime. No Flex delegate is needed.
+
+Tasks and outputs (signature `serving_default`, input `text`: tf.string [batch]; every task also returns the
+`input_ids` [batch, length] int32 it ran on):
+  sequence_classification: logits, probabilities [batch, labels] float32; label (string) and score [batch].
+  feature_extraction: sentence_embedding [batch, hidden] (mean over the tokens, L2-normalized when
+      `normalize_embeddings`), pooler_output [batch, hidden] when the model has a pooler.
+  token_classification: logits [batch, length, labels]; token_labels (string, "" off word pieces), token_start,
+      token_end (character offsets of each word piece, -1 off word pieces) [batch, length].
+
+Example:
+    >>> path = export_litert(classifier, tokenizer, "savedmodels/sst2.tflite")
+    >>> run = litert_interpreter(path).get_signature_runner()
+    >>> run(text=np.array(["a fine film"], dtype=object))["label"]
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from keras_bert_suite import io
+from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
+
+LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification")
+QUANTIZATIONS = (None, "dynamic_int8")
+
+
+def _task(model, task):
+    from keras_bert_suite.export.signatures import task_of
+
+    task = task_of(model, task)
+    if task not in LITERT_TASKS:
+        raise ValueError(f"LiteRT export serves the tasks {LITERT_TASKS}, not {task!r}")
+    return task
+
+
+def _answer_fn(model, lite, task, normalize_embeddings):
+    """The serving function: texts [batch] -> dict of outputs (see the module docstring)."""
+    config = model.config
+    names = [config.id2label[i] for i in range(config.num_labels)] if task != "feature_extraction" else []
+    names_or_empty = tf.constant(names + [""])
+
+    def forward(enc):
+        inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        out = model(inputs, training=False)
+        return {k: tf.cast(v, tf.float32) for k, v in out.items() if isinstance(v, tf.Tensor)}
+
+    def task_outputs(enc, out):
+        if task == "sequence_classification":
+            logits = out["logits"]
+            if config.num_labels == 1 or config.problem_type == "regression":
+                return {"logits": logits, "score": logits[:, 0]}
+            multi = config.problem_type == "multi_label_classification"
+            probs = tf.sigmoid(logits) if multi else tf.nn.softmax(logits, axis=-1)
+            best = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            return {"logits": logits, "probabilities": probs, "label": tf.gather(names_or_empty, best),
+                    "score": tf.reduce_max(probs, axis=-1)}
+        if task == "feature_extraction":
+            mask = tf.expand_dims(tf.cast(enc["attention_mask"], tf.float32), -1)
+            pooled = tf.reduce_sum(out["last_hidden_state"] * mask, axis=1) / tf.maximum(
+                tf.reduce_sum(mask, axis=1), 1.0)
+            if normalize_embeddings:
+                pooled = pooled * tf.math.rsqrt(tf.maximum(tf.reduce_sum(pooled * pooled, -1, keepdims=True),
+                                                           1e-12))
+            result = {"sentence_embedding": pooled}
+            if "pooler_output" in out:
+                result["pooler_output"] = out["pooler_output"]
+            return result
+        logits = out["logits"]
+        real = enc["real_tokens"] > 0
+        best = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {"logits": logits,
+                # LiteRT gathers strings with 1-D indices only.
+                "token_labels": tf.reshape(
+                    tf.gather(names_or_empty, tf.reshape(tf.where(real, best, len(names)), [-1])), tf.shape(best)),
+                "token_start": tf.where(real, enc["token_start"], -1),
+                "token_end": tf.where(real, enc["token_end"], -1)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
+    def answer(text):
+        enc = lite(text)
+        return {"input_ids": enc["input_ids"], **task_outputs(enc, forward(enc))}
+
+    return answer
+
+
+def convert_litert(model, tokenizer, *, task=None, max_length=128, pad_to_multiple_of=8, quantize=None,
+                   normalize_embeddings=True):
+    """The flatbuffer bytes of `export_litert` (arguments as there)."""
+    from keras_bert_suite.tokenizers import TFBertTokenizer
+
+    task = _task(model, task)
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    graph_tokenizer = TFBertTokenizer.coerce(tokenizer)
+    if len(graph_tokenizer.vocab) > model.config.vocab_size:
+        raise ValueError(
+            f"the tokenizer's vocabulary has {len(graph_tokenizer.vocab)} tokens but the model's embeddings have "
+            f"{model.config.vocab_size} rows: ids past {model.config.vocab_size - 1} would have no embedding")
+    lite = LiteTokenizer(graph_tokenizer, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of)
+    answer = _answer_fn(model, lite, task, normalize_embeddings)
+    # Weights become constants here: left as resource variables, the converter keeps them as variables that
+    # nothing initializes (the interpreter then reads garbage).
+    concrete = answer.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+    keys = sorted(concrete.structured_outputs)  # the frozen function returns them flat, in this order
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
+    def serving_default(text):
+        return dict(zip(keys, tf.nest.flatten(frozen(text))))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serving_default.get_concrete_function()],
+                                                                tf.Module())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = True  # tensorflow-text's kernels, served by its tflite_registrar
+    if quantize == "dynamic_int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=None, max_length=128,
+                  pad_to_multiple_of=8, quantize=None, normalize_embeddings=True):
+    """Write a raw-text LiteRT model to `path` (atomically) and return the path.
+
+    Args:
+        model: `BertForSequenceClassification`, `BertModel` (embeddings) or `BertForTokenClassification`.
+        tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (or a folder); tokenizers that
+            keep accents (NFC) are refused (see litert_tokenizer.py).
+        path: the .tflite file to write.
+        task: "sequence_classification", "feature_extraction" or "token_classification" (default: from the model).
+        max_length: longest tokenized input, [CLS] and [SEP] included.
+        pad_to_multiple_of: the padded length of each call is a multiple of this.
+        quantize: None (float32 weights) or "dynamic_int8" (the converter's dynamic-range quantization: int8
+            weights, float activations; docs/litert.md states the measured tolerance).
+        normalize_embeddings: L2-normalize sentence embeddings (feature_extraction).
+    """
+    data = convert_litert(model, tokenizer, task=task, max_length=max_length,
+                          pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
+                          normalize_embeddings=normalize_embeddings)
+    path = os.fspath(path)
+    with io.atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return path
+
+
+def litert_interpreter(model, num_threads=None):
+    """A tf.lite interpreter for an exported model (a path or the flatbuffer bytes), with tensorflow-text's
+    kernels registered; `.get_signature_runner()(text=np.array([...], dtype=object))` answers."""
+    import warnings
+
+    import tensorflow_text as tf_text
+    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+
+    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {
+        "model_path": os.fspath(model)}
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+        warnings.simplefilter("ignore", UserWarning)
+        return InterpreterWithCustomOps(custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+                                        num_threads=num_threads, **source)
+
+
+def run_litert(interpreter, texts):
+    """Answers of an exported model for `texts` (a list of str): a dict of numpy arrays."""
+    runner = interpreter.get_signature_runner()
+    return runner(text=np.array([t.encode("utf-8") if isinstance(t, str) else t for t in texts], dtype=object))
