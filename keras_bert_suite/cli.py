@@ -29,18 +29,20 @@ def _export(args):
     import keras_bert_suite as kbs
     from keras_bert_suite.checkpoints.configs import read_config
     from keras_bert_suite.checkpoints.formats import read_state_dict
+    from keras_bert_suite.checkpoints.mapping import load_state_dict
     from keras_bert_suite.convert import guess_model_class
     from keras_bert_suite.export import export_saved_model
     from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
     from keras_bert_suite.tokenizers import BertTokenizer
 
     model_dir = resolve_pretrained(args.model_dir, extra_files=TOKENIZER_FILES)  # a Hub id: its cached files
-    if args.model_class:
-        name = args.model_class
-    else:
-        names = list(read_state_dict(model_dir)[0])
-        name = guess_model_class(read_config(model_dir), names)
-    model = getattr(kbs, name).from_pretrained(model_dir)
+    state, _, source = read_state_dict(model_dir)  # read once: its names pick the class, then it is loaded
+    config = read_config(model_dir)
+    name = args.model_class or guess_model_class(config, state)
+    model = getattr(kbs, name)(config)
+    report = load_state_dict(model, state, source).report(name)
+    if report:
+        print(report, file=sys.stderr)
     tokenizer = BertTokenizer.from_pretrained(model_dir)
     out = args.out or os.path.join("savedmodels", os.path.basename(os.path.normpath(args.model_dir)))
     path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
