@@ -71,7 +71,7 @@ class SentenceFolder:
         folder: the model folder (holding modules.json).
         transformer_folder: the Transformer module's folder (checkpoint, tokenizer files).
         max_seq_length: tokens per text, [CLS] and [SEP] included; None: the tokenizer's model_max_length
-            capped at the checkpoint's max_position_embeddings (see `resolve_max_seq_length`).
+            capped at the checkpoint's max_position_embeddings (as `SentenceTransformer` resolves it).
         do_lower_case: lowercase the text before the tokenizer (whatever the tokenizer does).
         pooling_modes: tuple of `sentence_pooling.POOLING_MODES` names, concatenated in this order.
         embedding_dimension: the hidden size the Pooling config expects, or None if it does not say.
@@ -158,10 +158,10 @@ def read_sentence_folder(folder):
         raise UnsupportedModuleError(
             f"transformer_task {settings['transformer_task']!r} is not supported (only 'feature-extraction')",
             path=settings_path)
-    max_seq_length = settings.get("max_seq_length")
-    if max_seq_length is None:
-        max_seq_length = (settings.get("processor_kwargs") or settings.get("tokenizer_args") or {}).get(
-            "model_max_length")
+    # sentence-transformers 5.x: processing_kwargs["text"]["max_length"] (per-call tokenizer arguments) wins over
+    # the tokenizer's model_max_length; 2.x-4.x: max_seq_length.
+    text_kwargs = (settings.get("processing_kwargs") or {}).get("text") or {}
+    max_seq_length = text_kwargs.get("max_length") or settings.get("max_seq_length")
     if max_seq_length is not None and (not isinstance(max_seq_length, int) or max_seq_length < 2):
         raise CheckpointError(f"max_seq_length must be an integer >= 2, got {max_seq_length!r}", path=settings_path)
     pooling_path = os.path.join(folder, modules[1].get("path") or "", POOLING_CONFIG_FILE)

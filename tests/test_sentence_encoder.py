@@ -137,6 +137,12 @@ def test_unsupported_module_is_named_with_its_path(tmp_path):
         read_sentence_folder(folder)
 
 
+def test_max_length_of_processing_kwargs_wins(tmp_path):
+    folder = _copy_minilm(tmp_path)
+    _write(folder, "sentence_bert_config.json", {"processing_kwargs": {"text": {"max_length": 64}}})
+    assert read_sentence_folder(folder).max_seq_length == 64
+
+
 def test_a_transformer_other_than_bert_is_refused(tmp_path):
     folder = _copy_minilm(tmp_path)
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
