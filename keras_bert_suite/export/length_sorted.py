@@ -34,6 +34,33 @@ def _pad_tokens(out, token_keys, cut, full):
     return padded
 
 
+def _at_least_one_token(inputs):
+    """(inputs padded to one column when they have none, their own length). An empty batch has length 0, and a
+    model reads position 0 ([CLS]) for its pooled output: the padding column gives it a position to read."""
+    inputs = [tf.convert_to_tensor(t) for t in inputs]
+    full = tf.shape(inputs[0])[-1]
+    pad = [[0, 0]] * (inputs[0].shape.rank - 1) + [[0, tf.maximum(1 - full, 0)]]
+    return [tf.pad(t, pad) for t in inputs], full
+
+
+def _cut_tokens(out, token_keys, full):
+    return {k: (v[:, :full] if k in token_keys else v) for k, v in out.items()}
+
+
+def run_whole(run, input_ids, attention_mask, token_type_ids, *, token_keys=()):
+    """`run(input_ids, attention_mask, token_type_ids)` on the whole batch at once, any batch size (0 included).
+
+    Args:
+        run: the model function. input_ids, attention_mask, token_type_ids: int [..., length].
+        token_keys: outputs with a sequence axis (axis 1), cut back to `length`.
+
+    Example:
+        >>> run_whole(run, ids[:0], mask[:0], types[:0])["logits"].shape     # (0, num_labels)
+    """
+    inputs, full = _at_least_one_token([input_ids, attention_mask, token_type_ids])
+    return _cut_tokens(run(*inputs), token_keys, full)
+
+
 def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=8, multiple=16, token_keys=()):
     """`run(input_ids, attention_mask, token_type_ids) -> dict of tensors`, computed chunk by chunk.
 
@@ -46,8 +73,10 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         token_keys: outputs with a sequence axis; they are padded back to `length` with zeros.
 
     Returns:
-        The dict `run` returns, rows in the input's order.
+        The dict `run` returns, rows in the input's order. An empty batch (0 rows) gives empty outputs.
     """
+    (input_ids, attention_mask, token_type_ids), batch_length = _at_least_one_token(
+        [input_ids, attention_mask, token_type_ids])
     lengths = tf.reduce_sum(tf.cast(attention_mask, tf.int32), axis=1)
     order = tf.argsort(lengths, stable=True)
     inputs = [tf.gather(t, order) for t in (input_ids, attention_mask, token_type_ids)]
@@ -73,4 +102,4 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         value = array.concat()
         value.set_shape([None] + out[key].shape[1:].as_list())
         merged[key] = tf.gather(value, inverse)
-    return merged
+    return _cut_tokens(merged, token_keys, batch_length)

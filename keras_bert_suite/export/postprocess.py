@@ -99,20 +99,30 @@ def _masked_softmax(logits, mask):
 def best_spans(start_logits, end_logits, context_mask, example_ids, num_examples, max_answer_tokens=30):
     """The best span of each example across its windows.
 
+    Only spans of at most `max_answer_tokens` tokens are scored: each window's candidates form a band
+    [length, max_answer_tokens] (start position x span length) rather than a full start x end matrix, so the
+    cost is features x length x max_answer_tokens. Ties go to the earliest window, then the earliest start,
+    then the shortest span.
+
     Args:
         start_logits, end_logits: [features, length]. context_mask: bool [features, length], True on context
         tokens. example_ids: int [features], the example each feature (window) belongs to.
     Returns:
         (feature [examples], start token [examples], end token [examples], score [examples]) where score is
-        p(start) * p(end) with probabilities over the window's context tokens.
+        p(start) * p(end) with probabilities over the window's context tokens; -1 for an example whose windows
+        hold no context token (start = end = 0 then).
+
+    Example:
+        >>> feature, start, end, score = best_spans(s, e, feats["context_mask"], feats["example_ids"], 2)
     """
     p_start = _masked_softmax(start_logits, context_mask)
     p_end = _masked_softmax(end_logits, context_mask)
-    length = tf.shape(start_logits)[1]
-    pos = tf.range(length)
-    allowed = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < max_answer_tokens)
-    allowed = allowed[None] & context_mask[:, :, None] & context_mask[:, None, :]
-    pair = tf.where(allowed, p_start[:, :, None] * p_end[:, None, :], -1.0)
+    band = max_answer_tokens
+    # cell (i, d) of a window: the span from token i to token i + d; past the last token reads padding (masked)
+    framed = lambda x: tf.signal.frame(tf.pad(x, [[0, 0], [0, band - 1]]), band, 1, axis=-1)  # noqa: E731
+    end_ok = framed(tf.cast(context_mask, tf.float32)) > 0.0  # [features, length, band]
+    allowed = context_mask[:, :, None] & end_ok
+    pair = tf.where(allowed, p_start[:, :, None] * framed(p_end), -1.0)
     flat = tf.reshape(pair, [tf.shape(pair)[0], -1])
     best = tf.argmax(flat, axis=-1, output_type=tf.int32)
     score = tf.reduce_max(flat, axis=-1)
@@ -121,7 +131,8 @@ def best_spans(start_logits, end_logits, context_mask, example_ids, num_examples
     is_best = tf.equal(score, tf.gather(best_score, example_ids))
     feature = tf.math.unsorted_segment_min(tf.where(is_best, features, tf.int32.max), example_ids, num_examples)
     chosen = tf.gather(best, feature)
-    return feature, chosen // length, chosen % length, tf.gather(score, feature)
+    start = chosen // band
+    return feature, start, start + chosen % band, tf.gather(score, feature)
 
 
 def top_k_masks(logits, input_ids, mask_token_id, vocab, k):
@@ -156,21 +167,34 @@ def span_texts(contexts, char_start, char_end, rows, start, end):
 
     contexts: tf.string [spans], the context of each span. char_start, char_end: int [features, length]
     (`windows.qa_features`). rows: int [spans], the feature of each span; start, end: int [spans] token
-    positions (inclusive).
+    positions (inclusive). A span on a non-context token (offsets -1) gives "".
     """
     char_s = tf.gather_nd(char_start, tf.stack([rows, start], axis=1))
     char_e = tf.gather_nd(char_end, tf.stack([rows, end], axis=1))
-    return tf.strings.substr(contexts, char_s, char_e - char_s, unit="UTF8_CHAR"), char_s, char_e
+    real = char_s >= 0  # False where the span holds no context token (its offsets are -1)
+    text = tf.strings.substr(contexts, tf.where(real, char_s, 0), tf.where(real, char_e - char_s, 0),
+                             unit="UTF8_CHAR")
+    return text, char_s, char_e
 
 
-def answers(start_logits, end_logits, features, contexts, max_answer_tokens=30):
+def answers(start_logits, end_logits, features, contexts, max_answer_tokens=30, keep=None):
     """QA logits over windows -> each example's best answer: dict answer (text), start, end (characters),
     score ([examples]), and feature / start_token / end_token, the chosen window and tokens.
 
-    `features` is the dict of `windows.qa_features` for `contexts` (tf.string [examples]).
+    `features` is the dict of `windows.qa_features` for `contexts` (tf.string [examples]). An example with no
+    context token (an empty context), or False in `keep` (bool [examples], e.g. an empty question), gets the
+    empty answer: "" with start = end = -1 and score 0; the other examples are unaffected.
+
+    Example:
+        >>> found = answers(out["start_logits"], out["end_logits"], feats, contexts)
+        >>> found["answer"], found["start"], found["end"], found["score"]      # each [examples]
     """
     feature, start, end, score = best_spans(start_logits, end_logits, features["context_mask"],
                                             features["example_ids"], tf.shape(contexts)[0], max_answer_tokens)
+    found = score >= 0.0
+    if keep is not None:
+        found = found & keep
     text, char_s, char_e = span_texts(contexts, features["char_start"], features["char_end"], feature, start, end)
-    return {"answer": text, "start": char_s, "end": char_e, "score": score,
+    return {"answer": tf.where(found, text, ""), "start": tf.where(found, char_s, -1),
+            "end": tf.where(found, char_e, -1), "score": tf.where(found, score, 0.0),
             "feature": feature, "start_token": start, "end_token": end}

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.export import postprocess
-from keras_bert_suite.export.length_sorted import run_by_length
+from keras_bert_suite.export.length_sorted import run_by_length, run_whole
 from keras_bert_suite.export.windows import qa_features
 from keras_bert_suite.layers.sentence_pooling import check_modes, pool_tokens
 
@@ -40,6 +40,7 @@ class ExportOptions:
     doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
     max_question_tokens: int = 64
     max_answer_tokens: int = 30
+    max_context_tokens: int = 16384  # QA: word pieces per context; a longer one is refused (None: no limit)
     normalize_embeddings: bool = True
     pooling: tuple = ("mean",)  # embeddings: sentence-transformers pooling modes, concatenated in this order
     max_new_tokens: int = 20
@@ -48,7 +49,7 @@ class ExportOptions:
     chunk_size: int = 8  # rows per model call, sorted by length (see length_sorted.py); 0: the whole batch
 
     def __post_init__(self):
-        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k"):
+        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k", "max_context_tokens"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < (1 if name == "max_length" else 0)):
                 raise ValueError(f"{name} must be a non-negative integer (max_length: positive), got {value!r}")
@@ -93,7 +94,7 @@ class _Builder:
         inputs = [features[k] for k in ("input_ids", "attention_mask", "token_type_ids")]
         o = self.options
         if not o.chunk_size:
-            return self.run(*inputs)
+            return run_whole(self.run, *inputs, token_keys=token_keys)
         return run_by_length(self.run, *inputs, chunk_size=o.chunk_size, multiple=o.pad_to_multiple_of or 1,
                              token_keys=token_keys)
 
@@ -151,9 +152,14 @@ class _Builder:
             stride = o.doc_stride if o.doc_stride is not None else o.max_length // 4
             feats = qa_features(self.tokenizer, question, context, max_length=o.max_length,
                                 doc_stride=stride, max_question_tokens=o.max_question_tokens,
-                                pad_to_multiple_of=o.pad_to_multiple_of)
+                                pad_to_multiple_of=o.pad_to_multiple_of, max_context_tokens=o.max_context_tokens)
             out = self.run_features(feats, token_keys=("start_logits", "end_logits"))
-            found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context, o.max_answer_tokens)
+            # an empty question (no word piece) gets the empty answer, as an empty context does
+            real = tf.cast(feats["attention_mask"], tf.int32) * (1 - feats["token_type_ids"])
+            asked = tf.math.unsorted_segment_max(tf.reduce_sum(real, axis=1) - 2, feats["example_ids"],
+                                                 tf.shape(context)[0]) > 0
+            found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context, o.max_answer_tokens,
+                                        keep=asked)
             return {k: found[k] for k in ("answer", "start", "end", "score")}
 
         return [("serving_default", answer)]
@@ -184,8 +190,9 @@ class _Builder:
             n = tf.shape(choices)[1]
             firsts = tf.reshape(tf.repeat(question[:, None], n, axis=1), [-1])
             enc = self.tokenizer(firsts, tf.reshape(choices, [-1]))
-            shape = tf.stack([tf.shape(choices)[0], n, -1])
-            out = self.run(*(tf.reshape(enc[k], shape) for k in ("input_ids", "attention_mask", "token_type_ids")))
+            shape = tf.stack([tf.shape(choices)[0], n, tf.shape(enc["input_ids"])[1]])
+            out = run_whole(self.run, *(tf.reshape(enc[k], shape)
+                                        for k in ("input_ids", "attention_mask", "token_type_ids")))
             probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
             return {"logits": out["logits"], "probabilities": probs,
                     "choice": tf.argmax(probs, axis=-1, output_type=tf.int32)}

@@ -4,6 +4,10 @@ long contexts by a stride, as in transformers' QA preprocessing.
 `qa_features(tokenizer, questions, contexts, max_length, doc_stride, max_question_tokens)` returns dense model
 inputs [features, length], `example_ids` [features], `context_mask` (True on context tokens) and
 `char_start` / `char_end` [features, length] (character offsets of each context token in its context).
+
+Cost is linear in the context: each window is a slice of the context's word pieces, and the model runs once per
+window. `max_context_tokens` bounds it per request: a longer context is refused (InvalidArgumentError naming
+the rows) before any window is built.
 """
 
 import tensorflow as tf
@@ -13,14 +17,48 @@ def _gather_rows(rt, rows):
     return tf.gather(rt, rows)
 
 
+def check_context_tokens(c_len, max_context_tokens):
+    """`c_len` (int [examples], word pieces per context), after checking that none is over the limit.
+
+    Raises (when run) InvalidArgumentError: "QA contexts over max_context_tokens (16384 word pieces): rows 2, 5
+    with 20160, 17002 word pieces".
+    """
+    over = c_len > max_context_tokens
+    as_text = lambda t: tf.strings.reduce_join(tf.strings.as_string(t), separator=", ")  # noqa: E731
+    message = tf.strings.join([f"QA contexts over max_context_tokens ({max_context_tokens} word pieces): rows ",
+                               as_text(tf.where(over)[:, 0]), " with ", as_text(tf.boolean_mask(c_len, over)),
+                               " word pieces"])
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(over)), [message], name="max_context_tokens")
+    with tf.control_dependencies([check]):
+        return tf.identity(c_len)
+
+
 def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, max_question_tokens=64,
-                pad_to_multiple_of=None):
+                pad_to_multiple_of=None, max_context_tokens=None):
+    """Windows over each (question, context) pair.
+
+    Args:
+        tokenizer: a `TFBertTokenizer`. questions, contexts: tf.string [examples].
+        max_length: tokens per window. doc_stride: tokens shared by neighbouring windows.
+        max_question_tokens: the question is cut to this many word pieces.
+        pad_to_multiple_of: the windows' padded length is a multiple of this.
+        max_context_tokens: None, or the most word pieces a context may have (InvalidArgumentError beyond).
+    Returns:
+        dict of input_ids, attention_mask, token_type_ids, context_mask, char_start, char_end [features, length],
+        example_ids [features].
+
+    Example:
+        >>> feats = qa_features(tok, tf.constant(["who?"]), tf.constant(["Ada wrote it."]), max_length=64,
+        ...                     doc_stride=16)
+    """
     q_ids, _, _ = tokenizer.word_pieces(questions, with_offsets=False)
     c_ids, c_start, c_end = tokenizer.word_pieces(contexts, with_offsets=True)
     int32 = lambda rt: tf.cast(rt, tf.int32)  # noqa: E731
     q_ids, c_ids, c_start, c_end = int32(q_ids[:, :max_question_tokens]), int32(c_ids), int32(c_start), int32(c_end)
     q_len = tf.cast(q_ids.row_lengths(), tf.int32)
     c_len = tf.cast(c_ids.row_lengths(), tf.int32)
+    if max_context_tokens is not None:
+        c_len = check_context_tokens(c_len, max_context_tokens)
     window = tf.maximum(max_length - 3 - q_len, 1)
     step = tf.maximum(window - doc_stride, 1)
     extra = tf.maximum(c_len - window, 0)
