@@ -3,10 +3,13 @@ vocabulary), training with the model's own loss, and export + queries of a raw-t
 
 import argparse
 import os
+import sys
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up lines stay hidden unless the example runs with --verbose (keras_bert_suite.tf_logging).
+os.environ.setdefault("KBS_QUIET_TF", "0" if "--verbose" in sys.argv else "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras_bert_suite  # noqa: E402,F401  (quiets TensorFlow before keras imports it)
 
 import keras  # noqa: E402
 
@@ -37,6 +40,7 @@ def parser(description, max_length=128, batch_size=16, learning_rate=5e-5):
     p.add_argument("--export-dir", default=None, help="where to write the SavedModel (default: a temporary folder)")
     p.add_argument("--tiny", action="store_true", help="a tiny randomly initialised model (for quick checks)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
     return p
 
 

@@ -10,11 +10,13 @@ SST-2 comes from the shared data folder (`train.tsv`, `dev.tsv`: see ../shared/d
 
 import argparse
 import os
+import sys
 import time
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+# TensorFlow's C++ start-up lines stay hidden unless the demo runs with --verbose (keras_bert_suite.tf_logging).
+os.environ.setdefault("KBS_QUIET_TF", "0" if "--verbose" in sys.argv else "1")
+import keras_bert_suite  # noqa: E402,F401  (quiets TensorFlow before keras imports it)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -49,6 +51,7 @@ def main(argv=None):
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--export-dir", default=os.path.join(ROOT, "savedmodels", "minilm-sst2"))
     parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
     warnings.filterwarnings("ignore", message=".*shuffle=True.*")

@@ -17,6 +17,10 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from keras_bert_suite.tf_logging import quiet_if_asked  # noqa: E402
+
+quiet_if_asked()  # the `kbs` command and the examples hide TensorFlow's C++ start-up lines
+
 from keras_bert_suite.config import BertConfig  # noqa: E402
 from keras_bert_suite.models import (  # noqa: E402
     BertForMaskedLM,

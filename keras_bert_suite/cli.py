@@ -4,6 +4,8 @@
     kbs export MODEL_DIR [--task TASK] [--out savedmodels/NAME] [--max-length N] [--version V] [--no-xla]
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
     kbs serve-check SAVEDMODEL [--tf-serving VERSION]
+
+Every command takes `--verbose`: TensorFlow's C++ start-up lines are hidden without it (tf_logging.py).
 """
 
 import argparse
@@ -11,8 +13,6 @@ import json
 import os
 import sys
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _convert(args):
@@ -155,6 +155,9 @@ def build_parser():
     p.add_argument("--tf-serving", metavar="VERSION", default=None,
                    help="first check the ops it uses against those TF Serving VERSION links (exit 1 when missing)")
     p.set_defaults(func=_serve_check)
+    for command in sub.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="show TensorFlow's C++ log lines (hidden by default: keras_bert_suite.tf_logging)")
     return parser
 
 
