@@ -38,10 +38,10 @@ def _check(result, n):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200), min_size=1, max_size=6))
-def test_random_unicode_never_crashes(served, texts):
+@given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200), min_size=0, max_size=6))
+def test_random_unicode_never_crashes(served, texts):  # empty requests and empty rows included
     COUNTS["unicode"] = COUNTS.get("unicode", 0) + 1
-    _check(served(text=tf.constant([t.encode("utf-8") for t in texts])), len(texts))
+    _check(served(text=tf.constant([t.encode("utf-8") for t in texts], tf.string)), len(texts))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -71,6 +71,50 @@ def test_edge_strings(served):
     lone = "x\ud800".encode("utf-8", "surrogatepass")
     with pytest.raises(tf.errors.InvalidArgumentError, match="invalid UTF-8 in input rows"):
         served(text=tf.constant([b"fine", lone]))
+
+
+QA_CONTEXT_LIMIT = 48
+_WORDS = st.sampled_from(["", " ", "the", "Paris", "tower", "1889", "\u00e9t\u00e9", "\U0001F600", ",", "x" * 30])
+
+
+@pytest.fixture(scope="module")
+def served_qa(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                            intermediate_size=37)
+    tokenizer = BertTokenizer.from_pretrained(minilm_folder())
+    path = export_saved_model(kbs.BertForQuestionAnswering(config), tokenizer, tmp_path_factory.mktemp("qa") / "qa",
+                              max_length=MAX_LENGTH, doc_stride=8, max_context_tokens=QA_CONTEXT_LIMIT, warmup=False)
+    return tf.saved_model.load(path).signatures["serving_default"], tokenizer
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(_WORDS, max_size=6).map(" ".join), st.lists(_WORDS, max_size=70).map(" ".join)),
+                min_size=0, max_size=5))
+def test_qa_empty_rows_and_the_context_limit(served_qa, rows):
+    COUNTS["qa"] = COUNTS.get("qa", 0) + 1
+    fn, tokenizer = served_qa
+    questions = tf.constant([q for q, _ in rows], tf.string)
+    contexts = tf.constant([c for _, c in rows], tf.string)
+    pieces = [len(tokenizer.tokenize(c)) for _, c in rows]
+    over = [i for i, n in enumerate(pieces) if n > QA_CONTEXT_LIMIT]
+    if over:
+        with pytest.raises(tf.errors.InvalidArgumentError) as err:
+            fn(question=questions, context=contexts)
+        assert f"rows {', '.join(map(str, over))} with {', '.join(str(pieces[i]) for i in over)} word pieces" \
+            in err.value.message
+        return
+    out = {k: v.numpy() for k, v in fn(question=questions, context=contexts).items()}
+    assert all(v.shape == (len(rows),) for v in out.values())
+    for i, (question, context) in enumerate(rows):
+        start, end = int(out["start"][i]), int(out["end"][i])
+        if not tokenizer.tokenize(question) or not pieces[i]:
+            assert (out["answer"][i], start, end, out["score"][i]) == (b"", -1, -1, 0.0)
+        else:
+            assert 0 <= start < end <= len(context) and out["answer"][i].decode() == context[start:end]
+            assert 0.0 <= out["score"][i] <= 1.0
 
 
 @pytest.mark.slow
