@@ -1,94 +1,13 @@
 """Turning model outputs into answers, in-graph (TensorFlow ops only, so they live inside SavedModels).
 
-- `aggregate_entities`: token-classification probabilities -> entity spans (IOB2 labels, first word piece of
-  each word decides the word's label), with character offsets into the input text.
 - `best_spans`: QA start/end logits over windows -> the best answer span per example across its windows.
 - `top_k_masks`: masked-LM logits -> the top-k tokens and probabilities at each [MASK].
 
+Token-classification entities (the pipeline's aggregation strategies) live in `entities.py`.
 The same functions serve the exported signatures and the evaluation code in `keras_bert_suite.data`.
 """
 
-import numpy as np
 import tensorflow as tf
-
-
-def label_scheme(id2label):
-    """From label names ("B-PER", "I-PER", "O", "PER") to (entity type names, type index per label, is-begin
-    per label); "O" has type -1. A bare name ("PER") acts as I-PER."""
-    names = [id2label[i] for i in range(len(id2label))]
-    types, type_of, begins = [], [], []
-    for name in names:
-        if name.upper() == "O":
-            type_of.append(-1)
-            begins.append(False)
-            continue
-        prefix, _, rest = name.partition("-")
-        kind = rest if prefix in ("B", "I", "E", "S") and rest else name
-        if kind not in types:
-            types.append(kind)
-        type_of.append(types.index(kind))
-        begins.append(prefix in ("B", "S") and bool(rest))
-    return types, np.array(type_of, "int32"), np.array(begins, bool)
-
-
-def _shift_right(x, fill):
-    return tf.concat([tf.fill([1], fill), x[:-1]], axis=0)
-
-
-def aggregate_entities(texts, probs, input_ids, offsets, token_mask, is_continuation, id2label):
-    """Entity spans per row.
-
-    Args:
-        texts: tf.string [batch]. probs: float [batch, length, labels]. input_ids: int [batch, length].
-        offsets: int [batch, length, 2] character offsets. token_mask: bool [batch, length], True on real
-        (non-special, non-padding) tokens. is_continuation: bool [vocab] ("##" pieces). id2label: dict.
-    Returns:
-        dict of [batch, max_entities] tensors entity_text, entity_label, entity_start, entity_end,
-        entity_score (padded with "", -1, 0.0) and num_entities [batch].
-    """
-    types, type_of, begins = label_scheme(id2label)
-    batch = tf.shape(probs)[0]
-    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(input_ids))
-    label = tf.argmax(probs, axis=-1, output_type=tf.int32)
-    score = tf.reduce_max(probs, axis=-1)
-    pick = lambda x: tf.boolean_mask(x, token_mask)  # noqa: E731  flat over real tokens, row-major
-    row, label, score = pick(rows), pick(label), pick(score)
-    start, end = pick(offsets[..., 0]), pick(offsets[..., 1])
-    cont = tf.gather(tf.constant(is_continuation), pick(input_ids))
-    new_row = tf.not_equal(row, _shift_right(row, -1))
-    word_start = tf.logical_or(tf.logical_not(cont), new_row)
-    word_id = tf.cumsum(tf.cast(word_start, tf.int32)) - 1
-    num_words = tf.reduce_sum(tf.cast(word_start, tf.int32))
-    w_row, w_label, w_score, w_start = (tf.boolean_mask(x, word_start) for x in (row, label, score, start))
-    w_end = tf.math.unsorted_segment_max(end, word_id, num_words)
-    w_type = tf.gather(tf.constant(type_of), w_label)
-    w_begin = tf.gather(tf.constant(begins), w_label)
-    is_entity = w_type >= 0
-    opens = is_entity & (
-        w_begin | tf.not_equal(w_type, _shift_right(w_type, -1)) | tf.not_equal(w_row, _shift_right(w_row, -1))
-    )
-    ent_id = tf.cumsum(tf.cast(opens, tf.int32)) - 1
-    n_ent = tf.reduce_sum(tf.cast(opens, tf.int32))
-    ent_words = tf.boolean_mask(ent_id, is_entity)
-    e_row = tf.boolean_mask(w_row, opens)
-    e_type = tf.boolean_mask(w_type, opens)
-    e_start = tf.boolean_mask(w_start, opens)
-    e_end = tf.math.unsorted_segment_max(tf.boolean_mask(w_end, is_entity), ent_words, n_ent)
-    e_score = tf.math.unsorted_segment_mean(tf.boolean_mask(w_score, is_entity), ent_words, n_ent)
-    e_text = tf.strings.substr(tf.gather(texts, e_row), e_start, e_end - e_start, unit="UTF8_CHAR")
-    e_label = tf.gather(tf.constant(types + [""]), e_type)
-
-    def per_row(values, default):
-        return tf.RaggedTensor.from_value_rowids(values, e_row, nrows=batch).to_tensor(default)
-
-    return {
-        "entity_text": per_row(e_text, ""),
-        "entity_label": per_row(e_label, ""),
-        "entity_start": per_row(e_start, -1),
-        "entity_end": per_row(e_end, -1),
-        "entity_score": per_row(e_score, 0.0),
-        "num_entities": tf.math.bincount(e_row, minlength=batch, maxlength=batch, dtype=tf.int32),
-    }
 
 
 def _masked_softmax(logits, mask):

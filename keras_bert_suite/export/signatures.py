@@ -7,10 +7,9 @@ function when `jit_compile`), and post-processes with `postprocess.py`.
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.export import postprocess
+from keras_bert_suite.export import entities, postprocess
 from keras_bert_suite.export.length_sorted import run_by_length, run_whole
 from keras_bert_suite.export.windows import qa_features
 from keras_bert_suite.layers.sentence_pooling import check_modes, pool_tokens
@@ -36,7 +35,9 @@ def task_of(model, task=None):
 class ExportOptions:
     max_length: int = 128
     pad_to_multiple_of: int = 8  # padded lengths (of the batch and of each chunk) are multiples of this
-    top_k: int = 5
+    top_k: int = None  # None: the pipeline's default for the task (fill-mask 5, text classification 1; causal_lm 5)
+    function_to_apply: str = None  # text classification: "softmax", "sigmoid", "none"; None: the pipeline's rule
+    aggregation_strategy: str = "first"  # token classification: one of entities.STRATEGIES (see savedmodels/README)
     doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
     max_question_tokens: int = 64
     max_answer_tokens: int = 30
@@ -54,6 +55,16 @@ class ExportOptions:
             if value is not None and (not isinstance(value, int) or value < (1 if name == "max_length" else 0)):
                 raise ValueError(f"{name} must be a non-negative integer (max_length: positive), got {value!r}")
         self.pooling = check_modes(self.pooling)
+        if self.aggregation_strategy not in entities.STRATEGIES:
+            raise ValueError(f"aggregation_strategy must be one of {entities.STRATEGIES}, "
+                             f"got {self.aggregation_strategy!r}")
+        if self.function_to_apply not in (None, "softmax", "sigmoid", "none"):
+            raise ValueError(f"function_to_apply must be None, 'softmax', 'sigmoid' or 'none', "
+                             f"got {self.function_to_apply!r}")
+
+    def k(self, default):
+        """top_k, or the task's `default` when it is None."""
+        return default if self.top_k is None else self.top_k
 
 
 def _strings(name, rank=1):
@@ -102,16 +113,18 @@ class _Builder:
     def sequence_classification(self):
         config = self.model.config
         names = tf.constant([config.id2label[i] for i in range(config.num_labels)])
-        regression = config.num_labels == 1 or config.problem_type == "regression"
-        multi = config.problem_type == "multi_label_classification"
+        function = self.options.function_to_apply or classification_function(config)
+        k = min(self.options.k(1), config.num_labels)
 
         def answer(logits):
-            if regression:
-                return {"logits": logits, "score": logits[:, 0]}
-            probs = tf.sigmoid(logits) if multi else tf.nn.softmax(logits, axis=-1)
-            best = tf.argmax(probs, axis=-1, output_type=tf.int32)
-            return {"logits": logits, "probabilities": probs, "label": tf.gather(names, best),
-                    "score": tf.reduce_max(probs, axis=-1)}
+            scores = tf.cast(logits, tf.float32)
+            if function == "softmax":
+                scores = tf.nn.softmax(scores, axis=-1)
+            elif function == "sigmoid":
+                scores = tf.sigmoid(scores)
+            top_scores, top = tf.math.top_k(scores, k=k)
+            return {"logits": logits, "probabilities": scores, "label": tf.gather(names, top[:, 0]),
+                    "score": top_scores[:, 0], "top_labels": tf.gather(names, top), "top_scores": top_scores}
 
         @tf.function(input_signature=[_strings("text")])
         def single(text):
@@ -127,15 +140,17 @@ class _Builder:
         config = self.model.config
         id2label = {i: config.id2label[i] for i in range(config.num_labels)}
         names = tf.constant([id2label[i] for i in range(config.num_labels)])
-        is_cont = np.array([t.startswith("##") for t in self.vocab])
+        strategy = self.options.aggregation_strategy
 
         @tf.function(input_signature=[_strings("text")])
         def tag(text):
             enc, out = self.encode(text, token_keys=("logits",))
             probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
             real = tf.logical_and(tf.equal(enc["attention_mask"], 1), tf.equal(enc["special_tokens_mask"], 0))
-            result = postprocess.aggregate_entities(text, probs, enc["input_ids"], enc["offset_mapping"], real,
-                                                    is_cont, id2label)
+            subword = entities.subword_flags(enc["input_ids"], enc["offset_mapping"], self.vocab,
+                                             self.tokenizer.unk_token)
+            result = entities.aggregate_entities(text, probs, enc["offset_mapping"], real, subword, id2label,
+                                                 strategy)
             token_label = tf.gather(names, tf.argmax(probs, axis=-1, output_type=tf.int32))
             result["token_labels"] = tf.where(real, token_label, "")
             result["token_start"] = tf.where(real, enc["offset_mapping"][..., 0], -1)
@@ -172,7 +187,8 @@ class _Builder:
         @tf.function(input_signature=[_strings("text")])
         def fill(text):
             enc, out = self.encode(text, token_keys=(logits_key,))
-            return postprocess.top_k_masks(out[logits_key], enc["input_ids"], mask_id, self.vocab, self.options.top_k)
+            return postprocess.top_k_masks(out[logits_key], enc["input_ids"], mask_id, self.vocab,
+                                         min(self.options.k(5), len(self.vocab)))
 
         return [("serving_default", fill)]
 
@@ -228,11 +244,21 @@ class _Builder:
             ids = tf.concat([cls, enc["input_ids"]], axis=1)
             mask = tf.concat([tf.ones_like(cls), enc["attention_mask"]], axis=1)
             out = self.model.generate(ids, attention_mask=mask, max_new_tokens=o.max_new_tokens,
-                                      do_sample=o.do_sample, top_k=o.top_k, pad_token_id=tok.pad_token_id)
+                                      do_sample=o.do_sample, top_k=o.k(5), pad_token_id=tok.pad_token_id)
             new = out[:, tf.shape(ids)[1]:]
             return {"text": postprocess.decode_ids(new, self.vocab, specials), "token_ids": new}
 
         return [("serving_default", generate)]
+
+
+def classification_function(config):
+    """The text-classification pipeline's default `function_to_apply` for a model config: "none" for
+    regression, "sigmoid" for multi-label or a single label, else "softmax"."""
+    if config.problem_type == "regression":
+        return "none"
+    if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+        return "sigmoid"
+    return "softmax"
 
 
 def build_signatures(model, tokenizer, task, options):

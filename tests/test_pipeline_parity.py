@@ -1,0 +1,196 @@
+"""Raw-text SavedModel signatures answer as transformers' PyTorch pipelines do, row by row, from the same weights
+and settings: token classification per `aggregation_strategy` on CoNLL-2003 sentences, text classification per
+`function_to_apply` / `top_k` on SST-2 sentences, fill-mask per `top_k`, question answering on SQuAD questions.
+
+The PyTorch model is built first (the real MiniLM encoder with a seeded random head, scaled so that labels vary),
+written with `save_pretrained`, and read back by this package: both sides hold the same weights. Each task's
+default options are exported and served from the SavedModel; the other settings run the same signature functions
+eagerly (tracing one costs ~45 s on 2 cores, running it eagerly ~7 s).
+"""
+
+import contextlib
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_bert_suite as kbs
+from helpers import SHARED_DATA, minilm_folder, sst2_sentences
+from keras_bert_suite.export import export_saved_model
+from keras_bert_suite.export.signatures import ExportOptions, build_signatures
+from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
+
+CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+ROWS = 64
+MAX_LENGTH = 128
+
+
+def conll_sentences(n):
+    """The first `n` sentences of CoNLL-2003 valid.txt, words joined by spaces."""
+    sentences, words = [], []
+    with open(os.path.join(SHARED_DATA, "conll2003", "valid.txt"), encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                if words:
+                    sentences.append(" ".join(words))
+                words = []
+            elif not line.startswith("-DOCSTART-"):
+                words.append(line.split()[0])
+    return sentences[:n]
+
+
+def _torch_pair(tmp_path, class_name, head, scale, seed=0, **config):
+    """(PyTorch model, our model) with the MiniLM encoder and a seeded head of `head` parameters times `scale`."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    model = getattr(transformers, class_name).from_pretrained(minilm_folder(), **config).eval()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.startswith(head):
+                param.copy_(torch.randn_like(param) * scale)
+    folder = str(tmp_path / class_name)
+    model.save_pretrained(folder)
+    return model, getattr(kbs, class_name).from_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def tools():
+    import transformers
+
+    return transformers, transformers.AutoTokenizer.from_pretrained(minilm_folder()), \
+        BertTokenizer.from_pretrained(minilm_folder())
+
+
+@contextlib.contextmanager
+def _eager():
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def _answer(model, tokenizer, folder, inputs, exported=False, **options):
+    """The serving_default answers for `inputs`: from an exported SavedModel, or the signature function eagerly."""
+    if exported:
+        path = export_saved_model(model, tokenizer, folder, jit_compile=False, warmup=False, **options)
+        return _plain(tf.saved_model.load(path).signatures["serving_default"](**inputs))
+    signatures, _ = build_signatures(model, TFBertTokenizer.coerce(tokenizer), model.serving_task,
+                                     ExportOptions(jit_compile=False, **options))
+    with _eager():
+        return _plain(dict(signatures)["serving_default"](**inputs))
+
+
+def _plain(result):
+    return {k: v.numpy().tolist() for k, v in result.items()}
+
+
+def _rows_equal(ours, theirs, close):
+    """Rows (lists of tuples: exact fields then a float last) equal, the float within `close`."""
+    if len(ours) != len(theirs):
+        return False
+    return all(a[:-1] == b[:-1] and abs(a[-1] - b[-1]) <= close for a, b in zip(ours, theirs))
+
+
+# ------------------------------------------------------------------------------------------ token classification
+@pytest.fixture(scope="module")
+def ner(tmp_path_factory, tools):
+    tmp = tmp_path_factory.mktemp("ner")
+    transformers, fast, ours_tok = tools
+    pt, ours = _torch_pair(tmp, "BertForTokenClassification", "classifier", 0.3, num_labels=len(CONLL),
+                           id2label=dict(enumerate(CONLL)), label2id={n: i for i, n in enumerate(CONLL)})
+    return transformers, fast, pt, ours, ours_tok, tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["none", "simple", "first", "average", "max"])
+def test_token_classification_matches_pipeline(ner, strategy):
+    transformers, fast, pt, model, tokenizer, tmp = ner
+    texts = conll_sentences(ROWS)
+    # the default ("first") from the SavedModel, the others eagerly
+    options = {} if strategy == "first" else {"aggregation_strategy": strategy}
+    got = _answer(model, tokenizer, tmp / strategy, {"text": tf.constant(texts)}, exported=strategy == "first",
+                  max_length=MAX_LENGTH, **options)
+    pipe = transformers.pipeline("token-classification", model=pt, tokenizer=fast, aggregation_strategy=strategy)
+    equal = entities = 0
+    for row, want in enumerate(pipe(texts)):
+        theirs = [(e["start"], e["end"], e.get("entity_group", e.get("entity")), float(e["score"])) for e in want]
+        n = got["num_entities"][row]
+        mine = [(got["entity_start"][row][i], got["entity_end"][row][i], got["entity_label"][row][i].decode(),
+                 got["entity_score"][row][i]) for i in range(n)]
+        assert [got["entity_text"][row][i].decode() for i in range(n)] == [texts[row][s:e] for s, e, _, _ in mine]
+        equal += _rows_equal(mine, theirs, 1e-4)
+        entities += len(theirs)
+    print(f"token classification {strategy}: {equal}/{len(texts)} rows equal, {entities} entities")
+    assert entities > len(texts)  # non-trivial: more than one entity a sentence on average
+    assert equal == len(texts)
+
+
+# ------------------------------------------------------------------------------------------- text classification
+@pytest.fixture(scope="module")
+def sst2(tmp_path_factory, tools):
+    tmp = tmp_path_factory.mktemp("sst2")
+    transformers, fast, ours_tok = tools
+    pt, ours = _torch_pair(tmp, "BertForSequenceClassification", "classifier", 0.3, num_labels=3,
+                           id2label={0: "negative", 1: "neutral", 2: "positive"})
+    return transformers, fast, pt, ours, ours_tok, tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function_to_apply, top_k", [(None, None), ("sigmoid", 2), ("none", 3)])
+def test_text_classification_matches_pipeline(sst2, function_to_apply, top_k):
+    transformers, fast, pt, model, tokenizer, tmp = sst2
+    texts = sst2_sentences(ROWS)
+    got = _answer(model, tokenizer, tmp / f"served_{top_k}", {"text": tf.constant(texts)}, exported=function_to_apply is None,
+                  max_length=MAX_LENGTH, function_to_apply=function_to_apply, top_k=top_k)
+    pipe = transformers.pipeline("text-classification", model=pt, tokenizer=fast)
+    settings = {"top_k": 1 if top_k is None else top_k}
+    if function_to_apply is not None:
+        settings["function_to_apply"] = function_to_apply
+    equal = 0
+    for row, want in enumerate(pipe(texts, **settings)):
+        theirs = [(w["label"], w["score"]) for w in want]
+        mine = list(zip((t.decode() for t in got["top_labels"][row]), got["top_scores"][row]))
+        equal += _rows_equal(mine, theirs, 1e-5)
+        assert (got["label"][row].decode(), got["score"][row]) == mine[0]
+    print(f"text classification {function_to_apply} top_k={top_k}: {equal}/{len(texts)} rows equal")
+    assert equal == len(texts)
+
+
+# ------------------------------------------------------------------------------------------------------ fill-mask
+FILL = [
+    "the capital of france is [MASK] .", "a [MASK] film about love and loss .", "he plays the [MASK] every day .",
+    "[MASK] is the best way to learn .", "the movie was [MASK] and [MASK] .", "she went to the [MASK] to buy bread .",
+    "it rained all [MASK] long .", "the [MASK] barked at the mailman .",
+]
+
+
+@pytest.fixture(scope="module")
+def mlm(tmp_path_factory, tools):
+    tmp = tmp_path_factory.mktemp("mlm")
+    transformers, fast, ours_tok = tools
+    # MiniLM's checkpoint has no cls.predictions weights: its MLM head is the seeded random one
+    pt, ours = _torch_pair(tmp, "BertForMaskedLM", "cls.predictions.transform", 0.5)
+    return transformers, fast, pt, ours, ours_tok, tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("top_k", [None, 3])
+def test_fill_mask_matches_pipeline(mlm, top_k):
+    transformers, fast, pt, model, tokenizer, tmp = mlm
+    got = _answer(model, tokenizer, tmp / f"served_{top_k}", {"text": tf.constant(FILL)}, exported=top_k is None,
+                  max_length=32, **({} if top_k is None else {"top_k": top_k}))
+    pipe = transformers.pipeline("fill-mask", model=pt, tokenizer=fast)
+    equal = 0
+    for row, want in enumerate(pipe(FILL, **({} if top_k is None else {"top_k": top_k}))):
+        masks = want if isinstance(want[0], list) else [want]
+        ok = got["num_masks"][row] == len(masks)
+        for m, candidates in enumerate(masks):
+            theirs = [(c["token"], c["score"]) for c in candidates]
+            ok = ok and _rows_equal(list(zip(got["token_ids"][row][m], got["scores"][row][m])), theirs, 1e-5)
+        equal += ok
+    print(f"fill-mask top_k={top_k}: {equal}/{len(FILL)} rows equal")
+    assert equal == len(FILL)
