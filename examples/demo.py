@@ -2,7 +2,7 @@
 a sentiment classifier on real GLUE SST-2 sentences, evaluate it, export a raw-text SavedModel for TensorFlow
 Serving, and answer a few requests from that SavedModel.
 
-    python examples/demo.py [--data-dir ../shared/data/sst2] [--train-size 2000] [--epochs 1]
+    python examples/demo.py [--data-dir ../shared/data/sst2] [--train-size 8000] [--epochs 1]
 
 SST-2 comes from the shared data folder (`train.tsv`, `dev.tsv`: see ../shared/data/README.md); pass
 `--data-dir` to use another copy.
@@ -44,7 +44,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=DEFAULT_DATA)
     parser.add_argument("--model", default=None, help="a BERT checkpoint folder (default: the MiniLM package)")
-    parser.add_argument("--train-size", type=int, default=2000)
+    parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--eval-size", type=int, default=872)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
