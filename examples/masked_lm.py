@@ -4,9 +4,8 @@ export a raw-text fill-mask SavedModel and ask it to fill [MASK] in a few evalua
     python examples/masked_lm.py --train text/wikitext2_valid.tokens.txt --eval text/bert_sample_text.txt
 """
 
+from common import build_model, export_and_query, parser, setup, train  # first: quiets TensorFlow
 import tensorflow as tf
-
-from common import build_model, export_and_query, parser, setup, train
 from keras_bert_suite import BertForMaskedLM
 from keras_bert_suite.data.files import read_lines
 from keras_bert_suite.data.pipeline import as_dataset, encoder, graph_tokenizer

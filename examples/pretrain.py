@@ -19,7 +19,8 @@ import functools
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up lines stay hidden unless run with --verbose (keras_bert_suite.tf_logging).
+os.environ.setdefault("KBS_QUIET_TF", "0" if "--verbose" in sys.argv else "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -52,14 +53,14 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    import keras_bert_suite as kbs  # first: it quiets TensorFlow before keras loads it
     import keras
-
-    import keras_bert_suite as kbs
     from keras_bert_suite import pretraining as pt
     from keras_bert_suite.pretraining.plot import plot_losses
     from keras_bert_suite.tokenizers import TFBertTokenizer
@@ -87,7 +88,7 @@ def main(argv=None):
     logs = os.path.join(args.out, "logs")
     curve = pt.train(model, lambda skip: make(skip_batches=skip), max_steps=args.max_steps,
                      backup_dir=os.path.join(args.out, "backup"), checkpoint_every=args.checkpoint_every,
-                     log_dir=logs, log_every=args.log_every, verbose=2)
+                     log_dir=logs, log_every=args.log_every, verbose=1)
     model.save_pretrained(os.path.join(args.out, "model"))
     if args.reduce_vocab:
         with open(os.path.join(args.out, "model", "vocab.txt"), "w", encoding="utf-8") as f:

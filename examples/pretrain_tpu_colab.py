@@ -20,7 +20,8 @@ import random
 import re
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up lines stay hidden unless run with --verbose (keras_bert_suite.tf_logging).
+os.environ.setdefault("KBS_QUIET_TF", "0" if "--verbose" in sys.argv else "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -92,6 +93,7 @@ def main(argv=None):
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--checkpoint-every", type=int, default=50)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines")
     args = p.parse_args(argv)
 
     os.makedirs(args.out, exist_ok=True)
@@ -125,7 +127,7 @@ def main(argv=None):
 
     logs = os.path.join(args.out, "logs") if distribute.is_chief(STRATEGY) else None
     curve = pt.train(model, make, max_steps=args.max_steps, backup_dir=os.path.join(args.out, "backup"),
-                     checkpoint_every=args.checkpoint_every, log_dir=logs, log_every=10 * per_call, verbose=2)
+                     checkpoint_every=args.checkpoint_every, log_dir=logs, log_every=10 * per_call, verbose=1)
     if logs and curve.history:
         plot_losses(curve.history, os.path.join(args.out, "loss.png"))
         print(f"mlm_loss {curve.history[0]['mlm_loss']:.3f} -> {curve.history[-1]['mlm_loss']:.3f}; "
