@@ -119,7 +119,7 @@ def test_unsupported_task_and_quantization_are_named_and_nothing_is_written(tmp_
 def test_minilm_embeddings_equal_the_saved_model_and_int8_stays_close(tmp_path, tokenizer):
     """Real checkpoint, real text (SST-2 and UDHR in many scripts): float32 LiteRT embeddings equal the
     SavedModel's within 1e-5; the int8 (dynamic-range) file is under a third of the float one and keeps
-    cosine >= 0.99 on average, >= 0.98 for each sentence (the tolerance docs/litert.md states)."""
+    cosine >= 0.99 on average, >= 0.97 for each sentence (the tolerance docs/litert.md states)."""
     model = kbs.BertModel.from_pretrained(minilm_folder())
     texts = sst2_sentences(24) + _udhr(24)
     served = tf.saved_model.load(export_saved_model(model, tokenizer, tmp_path / "saved", jit_compile=False))
@@ -131,4 +131,4 @@ def test_minilm_embeddings_equal_the_saved_model_and_int8_stays_close(tmp_path, 
     assert os.path.getsize(int8_path) < os.path.getsize(float_path) / 3
     int8 = run_litert(litert_interpreter(int8_path), texts)["sentence_embedding"]
     cosine = (int8 * want).sum(-1)
-    assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, (cosine.mean(), cosine.min())
+    assert cosine.mean() >= 0.99 and cosine.min() >= 0.97, (cosine.mean(), cosine.min())
