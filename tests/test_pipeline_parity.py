@@ -194,3 +194,44 @@ def test_fill_mask_matches_pipeline(mlm, top_k):
         equal += ok
     print(f"fill-mask top_k={top_k}: {equal}/{len(FILL)} rows equal")
     assert equal == len(FILL)
+
+
+# ------------------------------------------------------------------------------------------- question answering
+def squad_questions(n):
+    """The first `n` (question, context) pairs of SQuAD v1.1 dev, in file order."""
+    import json
+
+    with open(os.path.join(SHARED_DATA, "squad", "dev-v1.1.json"), encoding="utf-8") as f:
+        data = json.load(f)["data"]
+    pairs = [(qa["question"], p["context"]) for article in data for p in article["paragraphs"] for qa in p["qas"]]
+    return pairs[:n]
+
+
+@pytest.fixture(scope="module")
+def squad(tmp_path_factory, tools):
+    tmp = tmp_path_factory.mktemp("squad")
+    transformers, fast, ours_tok = tools
+    pt, ours = _torch_pair(tmp, "BertForQuestionAnswering", "qa_outputs", 0.3)
+    return transformers, fast, pt, ours, ours_tok, tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("align_to_words, handle_impossible_answer", [(True, False), (False, True)])
+def test_question_answering_matches_pipeline(squad, align_to_words, handle_impossible_answer):
+    transformers, fast, pt, model, tokenizer, tmp = squad
+    pairs = squad_questions(40)
+    # the pipeline's max_seq_len, doc_stride and max_answer_len are max_length, doc_stride, max_answer_tokens here
+    got = _answer(model, tokenizer, tmp, {"question": tf.constant([q for q, _ in pairs]),
+                                          "context": tf.constant([c for _, c in pairs])},
+                  max_length=384, doc_stride=128, max_answer_tokens=15, align_to_words=align_to_words,
+                  handle_impossible_answer=handle_impossible_answer)
+    pipe = transformers.pipeline("question-answering", model=pt, tokenizer=fast)
+    want = pipe(question=[q for q, _ in pairs], context=[c for _, c in pairs], max_seq_len=384, doc_stride=128,
+                max_answer_len=15, align_to_words=align_to_words, handle_impossible_answer=handle_impossible_answer)
+    equal = 0
+    for row, w in enumerate(want):
+        mine = [(got["answer"][row].decode(), got["start"][row], got["end"][row], got["score"][row])]
+        equal += _rows_equal(mine, [(w["answer"], w["start"], w["end"], w["score"])], 1e-5)
+    print(f"question answering align_to_words={align_to_words} handle_impossible_answer={handle_impossible_answer}:"
+          f" {equal}/{len(pairs)} rows equal")
+    assert equal == len(pairs)

@@ -7,9 +7,11 @@ function when `jit_compile`), and post-processes with `postprocess.py`.
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.export import entities, postprocess
+from keras_bert_suite.export.qa_answers import pipeline_answers
 from keras_bert_suite.export.length_sorted import run_by_length, run_whole
 from keras_bert_suite.export.windows import qa_features
 from keras_bert_suite.layers.sentence_pooling import check_modes, pool_tokens
@@ -38,6 +40,10 @@ class ExportOptions:
     top_k: int = None  # None: the pipeline's default for the task (fill-mask 5, text classification 1; causal_lm 5)
     function_to_apply: str = None  # text classification: "softmax", "sigmoid", "none"; None: the pipeline's rule
     aggregation_strategy: str = "first"  # token classification: one of entities.STRATEGIES (see savedmodels/README)
+    # QA by the question-answering pipeline's rules (qa_answers.py) when align_to_words is True or False; None:
+    # the best token span by probabilities over context tokens (postprocess.answers)
+    align_to_words: bool = None
+    handle_impossible_answer: bool = False  # QA, pipeline rules: the empty answer wins over a lower best score
     doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
     max_question_tokens: int = 64
     max_answer_tokens: int = 30
@@ -161,6 +167,7 @@ class _Builder:
 
     def question_answering(self):
         o = self.options
+        is_cont = np.array([t.startswith("##") for t in self.vocab])
 
         @tf.function(input_signature=[_strings("question"), _strings("context")])
         def answer(question, context):
@@ -173,8 +180,12 @@ class _Builder:
             real = tf.cast(feats["attention_mask"], tf.int32) * (1 - feats["token_type_ids"])
             asked = tf.math.unsorted_segment_max(tf.reduce_sum(real, axis=1) - 2, feats["example_ids"],
                                                  tf.shape(context)[0]) > 0
-            found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context, o.max_answer_tokens,
-                                        keep=asked)
+            if o.align_to_words is None:
+                found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context,
+                                            o.max_answer_tokens, keep=asked)
+            else:
+                found = pipeline_answers(out["start_logits"], out["end_logits"], feats, context, is_cont,
+                                         o.max_answer_tokens, o.align_to_words, o.handle_impossible_answer, asked)
             return {k: found[k] for k in ("answer", "start", "end", "score")}
 
         return [("serving_default", answer)]

@@ -1,0 +1,115 @@
+"""QA logits over windows -> each example's answer by the rules of transformers' `QuestionAnsweringPipeline`
+(top_k=1), in-graph.
+
+The pipeline's rules, in order:
+- each window's start and end probabilities are a softmax over its context tokens and [CLS] (position 0); the
+  product at [CLS] is the window's null score, then [CLS] is set to 0;
+- a span's score is p(start) * p(end), for end >= start and at most `max_answer_len` tokens; each window keeps
+  its `2 * top_k + 10` best spans (with `align_to_words`, else `top_k`), those with both ends on context tokens;
+- with `align_to_words`, a span grows to whole words (a word: a piece and the "##" pieces after it);
+- spans of the same text (case-insensitive), across windows too, add their scores; the first one keeps its
+  characters; the highest total wins (the earliest on ties);
+- with `handle_impossible_answer`, the smallest null score over the example's windows competes as the empty
+  answer ("" at 0, 0), and wins when strictly higher.
+A word cut by a window's edge is aligned within the window only (the pipeline reads the whole word).
+
+Example:
+    >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont)
+    >>> found["answer"], found["start"], found["end"], found["score"]      # each [examples]
+"""
+
+import tensorflow as tf
+
+
+def _softmax_with_cls(logits, context_mask):
+    """The pipeline's probabilities: masked positions at -10000, softmax over the window ([CLS] included)."""
+    keep = context_mask | tf.equal(tf.range(tf.shape(context_mask)[1]), 0)[None, :]
+    return tf.nn.softmax(tf.where(keep, tf.cast(logits, tf.float32), -10000.0), axis=-1)
+
+
+def _word_chars(features, is_continuation):
+    """Per window token: the first and last character of its word within the window, [features, length] each."""
+    mask = features["context_mask"]
+    ids = tf.cast(features["input_ids"], tf.int32)
+    cont = tf.gather(tf.constant(is_continuation), ids) & mask
+    prev_context = tf.pad(mask[:, :-1], [[0, 0], [1, 0]])
+    starts = mask & ~(cont & prev_context)  # a context token that does not continue the word before it
+    word = tf.cumsum(tf.cast(starts, tf.int32), axis=1) + tf.range(tf.shape(mask)[0])[:, None] * tf.shape(mask)[1]
+    flat_word = tf.reshape(word, [-1])
+    n = tf.reduce_max(flat_word) + 1
+    flat_mask = tf.reshape(mask, [-1])
+    char_s = tf.reshape(features["char_start"], [-1])
+    char_e = tf.reshape(features["char_end"], [-1])
+    big = tf.int32.max
+    first = tf.math.unsorted_segment_min(tf.where(flat_mask, char_s, big), flat_word, n)
+    last = tf.math.unsorted_segment_max(tf.where(flat_mask, char_e, -1), flat_word, n)
+    shape = tf.shape(mask)
+    return (tf.where(mask, tf.reshape(tf.gather(first, flat_word), shape), -1),
+            tf.where(mask, tf.reshape(tf.gather(last, flat_word), shape), -1))
+
+
+def pipeline_answers(start_logits, end_logits, features, contexts, is_continuation, max_answer_len=15,
+                     align_to_words=True, handle_impossible_answer=False, keep=None):
+    """Each example's answer as the pipeline gives it (top_k=1).
+
+    Args:
+        start_logits, end_logits: [features, length]. features: the dict of `windows.qa_features` for
+        `contexts` (tf.string [examples]). is_continuation: bool [vocab], True on "##" pieces.
+        max_answer_len: most tokens in an answer. align_to_words, handle_impossible_answer: as the pipeline's.
+        keep: optional bool [examples]; False gives the empty answer ("" at -1, -1, score 0), as an example
+        without a context token does.
+    Returns:
+        dict answer (tf.string), start, end (characters), score, each [examples].
+    """
+    mask = features["context_mask"]
+    num_examples = tf.shape(contexts)[0]
+    example_ids = features["example_ids"]
+    p_start = _softmax_with_cls(start_logits, mask)
+    p_end = _softmax_with_cls(end_logits, mask)
+    null = tf.math.unsorted_segment_min(p_start[:, 0] * p_end[:, 0], example_ids, num_examples)
+    band = max_answer_len
+    framed = lambda x: tf.signal.frame(tf.pad(x, [[0, 0], [0, band - 1]]), band, 1, axis=-1)  # noqa: E731
+    allowed = mask[:, :, None] & (framed(tf.cast(mask, tf.float32)) > 0.0)
+    pair = tf.where(allowed, p_start[:, :, None] * framed(p_end), -1.0)
+    flat = tf.reshape(pair, [tf.shape(pair)[0], -1])
+    k = tf.minimum(12 if align_to_words else 1, tf.shape(flat)[1])
+    scores, cells = tf.math.top_k(flat, k=k)  # [features, k], best first
+    window = tf.broadcast_to(tf.range(tf.shape(flat)[0])[:, None], tf.shape(cells))
+    start_tok = cells // band
+    end_tok = start_tok + cells % band
+    real = scores >= 0.0  # both ends on context tokens
+    if align_to_words:
+        char_start, char_end = _word_chars(features, is_continuation)
+    else:
+        char_start, char_end = features["char_start"], features["char_end"]
+    pick = lambda x: tf.boolean_mask(x, real)  # noqa: E731  candidates, window order then best first
+    c_window, c_score = pick(window), pick(scores)
+    c_example = tf.gather(example_ids, c_window)
+    c_start = tf.gather_nd(char_start, tf.stack([c_window, pick(start_tok)], axis=1))
+    c_end = tf.gather_nd(char_end, tf.stack([c_window, pick(end_tok)], axis=1))
+    c_text = tf.strings.substr(tf.gather(contexts, c_example), c_start, c_end - c_start, unit="UTF8_CHAR")
+    key = tf.strings.join([tf.strings.as_string(c_example), tf.strings.lower(c_text, encoding="utf-8")], "\x00")
+    _, group = tf.unique(key)  # groups numbered in order of first occurrence
+    n = tf.reduce_max(tf.concat([group, [-1]], 0)) + 1
+    total = tf.math.unsorted_segment_sum(c_score, group, n)
+    first = tf.math.unsorted_segment_min(tf.range(tf.shape(group)[0]), group, n)
+    g_example = tf.gather(c_example, first)
+    best = tf.math.unsorted_segment_max(total, g_example, num_examples)
+    is_best = tf.equal(total, tf.gather(best, g_example))
+    chosen = tf.math.unsorted_segment_min(tf.where(is_best, tf.range(n), tf.int32.max), g_example, num_examples)
+    found = chosen < n
+    # one padding entry at the end of each table, read by examples without a candidate
+    chosen = tf.where(found, chosen, n)
+    at = tf.gather(tf.concat([first, [tf.shape(group)[0]]], 0), chosen)
+    answer = {"answer": tf.gather(tf.concat([c_text, [""]], 0), at),
+              "start": tf.gather(tf.concat([c_start, [-1]], 0), at),
+              "end": tf.gather(tf.concat([c_end, [-1]], 0), at),
+              "score": tf.gather(tf.concat([total, [0.0]], 0), chosen)}
+    if handle_impossible_answer:
+        empty = found & (null > answer["score"])
+        answer = {"answer": tf.where(empty, "", answer["answer"]), "start": tf.where(empty, 0, answer["start"]),
+                  "end": tf.where(empty, 0, answer["end"]), "score": tf.where(empty, null, answer["score"])}
+    if keep is not None:
+        found = found & keep
+    return {"answer": tf.where(found, answer["answer"], ""), "start": tf.where(found, answer["start"], -1),
+            "end": tf.where(found, answer["end"], -1), "score": tf.where(found, answer["score"], 0.0)}
