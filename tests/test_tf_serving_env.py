@@ -21,6 +21,7 @@ import keras_bert_suite as kbs
 from conftest import TINY
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.compat import check_tf_serving
+from keras_bert_suite.layers.sentence_pooling import POOLING_MODES
 from keras_bert_suite.tokenizers import BertTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository's tools/
@@ -49,6 +50,7 @@ REQUESTS = {
                                                         ["good .", "bad .", "paris ."]]}},
     "feature_extraction": {"serving_default": {"text": ["the film is good .", "john", "paris , france"]}},
     "causal_lm": {"serving_default": {"prompt": ["the film is", "john lives"]}},
+    "sentence_pooling": {"serving_default": {"text": ["the film is good .", "john", "paris , france"]}},
 }
 
 MODELS = {
@@ -60,7 +62,9 @@ MODELS = {
     "multiple_choice": lambda c: kbs.BertForMultipleChoice(c()),
     "feature_extraction": lambda c: kbs.BertModel(c()),
     "causal_lm": lambda c: kbs.BertLMHeadModel(c(is_decoder=True)),
+    "sentence_pooling": lambda c: kbs.BertModel(c()),  # the embeddings of a SentenceTransformer export
 }
+OPTIONS = {"sentence_pooling": {"pooling": POOLING_MODES, "normalize_embeddings": False}}
 
 # Runs in the TF 2.20 environment: every request goes through the serving protos both ways, as in a server.
 SERVER = textwrap.dedent("""
@@ -110,7 +114,7 @@ def exports(tmp_path_factory):
         return kbs.BertConfig(**{**TINY, "vocab_size": len(VOCAB), "max_position_embeddings": 64, **kw})
 
     paths = {task: export_saved_model(make(config), tokenizer, root / task, max_length=32, doc_stride=8,
-                                      max_new_tokens=4)
+                                      max_new_tokens=4, **OPTIONS.get(task, {}))
              for task, make in MODELS.items()}
     (root / "requests.json").write_text(json.dumps(REQUESTS))
     return root, paths
