@@ -24,6 +24,10 @@ from keras_bert_suite.io import atomic_directory
 
 # The pins of TF Serving 2.20.0 (keras_bert_suite.export.tf_serving_releases), and its request/response protos.
 TF_SERVING_2_20 = ("tensorflow==2.20.0", "tensorflow-text==2.20.0", "tensorflow-serving-api==2.20.0")
+# TF Serving 2.19.1 links TensorFlow 2.19.1 and tensorflow-text 2.12.1, which installs only over TensorFlow 2.12:
+# two environments, for their op lists (tools/tf_serving_ops.py).
+TF_2_19_1 = ("tensorflow==2.19.1",)
+TEXT_2_12_1 = ("tensorflow==2.12.1", "tensorflow-text==2.12.1")
 
 _MARKER = "kbs-requirements.json"
 

@@ -8,6 +8,8 @@ tensorflow` gives the core ops; what `import tensorflow_text` adds gives tensorf
 - tensorflow-text 2.20.1 over TensorFlow 2.20.0, installed with `pip install --no-deps --target` beside it, so
   that `compat` can name the release that added an op. (tensorflow-text 2.21.0 is left out: its wheel does not
   import over TensorFlow 2.21.0, "undefined symbol: icudt77_dat".)
+- TF Serving 2.19.1's pins: TensorFlow 2.19.1 alone, and tensorflow-text 2.12.1 over the TensorFlow 2.12.1 it
+  was built for (only its tensorflow-text list is kept).
 
     python tools/tf_serving_ops.py                    # all of them (creates the 2.20 environment when missing)
     python tools/tf_serving_ops.py --dump             # print this interpreter's lists as JSON (used by the above)
@@ -23,8 +25,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # (environment: None = this one, else a second_env folder name; the name of its requirements in second_env;
-# tensorflow-text releases loaded over it). The pins of another TF Serving release need one more row here.
-INSTALLS = ((None, None, ()), ("tf2.20-venv", "TF_SERVING_2_20", ("2.20.1",)))
+# tensorflow-text releases loaded over it; the lists kept). The pins of another TF Serving release need a row.
+BOTH = ("tensorflow", "tensorflow-text")
+INSTALLS = (
+    (None, None, (), BOTH),
+    ("tf2.20-venv", "TF_SERVING_2_20", ("2.20.1",), BOTH),
+    ("tf2.19-venv", "TF_2_19_1", (), ("tensorflow",)),
+    ("tf2.12-venv", "TEXT_2_12_1", (), ("tensorflow-text",)),
+)
 
 
 def registered_ops():
@@ -45,8 +53,10 @@ def dump():
     import tensorflow as tf
 
     core = registered_ops()
-    import tensorflow_text
-
+    try:
+        import tensorflow_text
+    except ImportError:  # an environment with TensorFlow alone
+        return {"tensorflow": [tf.__version__, core], "tensorflow-text": None}
     everything = registered_ops()
     text = {name: attrs for name, attrs in everything.items() if name not in core}
     return {"tensorflow": [tf.__version__, core], "tensorflow-text": [tensorflow_text.__version__, text]}
@@ -96,9 +106,9 @@ def main(argv=None):
                                       f"(name, tab, attribute names); tools/tf_serving_ops.py")
             written.append(f"{os.path.relpath(file, ROOT)}: {len(ops)} ops, {os.path.getsize(file)} bytes")
 
-    for env, requirements, extra_text in INSTALLS:
+    for env, requirements, extra_text, kept in INSTALLS:
         python = sys.executable if env is None else second_env.ensure_venv(env, getattr(second_env, requirements))
-        save(_run_dump(python), op_lists.PACKAGES)
+        save(_run_dump(python), kept)
         for version in extra_text:
             folder = os.path.join(second_env.cache_dir(), "op-dumps", env or "self")
             lists = _run_dump(python, _text_over(python, version, folder))
