@@ -20,6 +20,8 @@ Example:
     >>> ids, starts, ends = g.tokenize(tf.constant(["Hello world!"]))
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
@@ -115,8 +117,71 @@ def shared_graph_tokenizer(vocab_list, cfg, unk_token="[UNK]"):
     return found
 
 
+class Chars(NamedTuple):
+    """The characters of a whole batch, flat (rows one after the other), as the normalization steps change them.
+
+    Every field is a 1-D tensor with one entry per current character [chars]:
+      codepoint      int32, the character;
+      row            int64, the text (batch index) it belongs to;
+      start, end     int64, the span [start, end) of input characters it came from (character offsets into its
+                     text; a character made by NFC covers its whole cluster);
+      special        bool, inside a special token found in the raw text (kept whole and untouched);
+      special_start  bool, the first character of such a token.
+    """
+
+    codepoint: tf.Tensor
+    row: tf.Tensor
+    start: tf.Tensor
+    end: tf.Tensor
+    special: tf.Tensor
+    special_start: tf.Tensor
+
+
+class Words(NamedTuple):
+    """The pre-tokens of a batch, ready for WordPiece.
+
+      chars     Chars of the word characters only (whitespace dropped) [word chars];
+      word      int64 [word chars], the index of each character's word;
+      first     int64 [words], the index (into `chars`) of each word's first character;
+      text      string [words], UTF-8 of each word, or its replacement (`[UNK]` for a word over 100 characters,
+                the token a `never_split` entry maps to);
+      replaced  bool [words], True where `text` is a replacement (its single piece covers the whole word).
+    """
+
+    chars: Chars
+    word: tf.Tensor
+    first: tf.Tensor
+    text: tf.Tensor
+    replaced: tf.Tensor
+
+
+def _has(classes, bit):
+    """bool [chars]: the class bit (tables.SPACE, PUNCT, CJK, UNSTABLE) is set."""
+    return tf.bitwise.bitwise_and(classes, bit) > 0
+
+
+def _row_starts_here(row):
+    """bool [chars]: the character is the first of its text in the flat batch."""
+    return tf.not_equal(row, _prev(row, -1))
+
+
 class GraphTokenizer:
-    """In-graph reference BERT tokenization (see the module docstring)."""
+    """In-graph reference BERT tokenization (see the module docstring).
+
+    Args:
+        vocab_list: the WordPiece vocabulary, token strings in id order.
+        cfg: the normalization settings (`normalize.NormalizerConfig`): lower-casing, accents, CJK, special tokens
+            and `never_split`.
+        unk_token: the unknown token; must be in the vocabulary (so must every special token).
+
+    The steps of `tokenize` are separate methods, each from tensors to tensors, so they can be traced and timed
+    one by one (tools/bench/tokenizer_profile.py): `decode` -> `mark_specials` -> `apply_stage_a` ->
+    `compose_nfc` -> `classify` -> `apply_stage_b` -> `split_words` -> `apply_wordpiece` -> `piece_offsets`.
+
+    Example:
+        >>> g = GraphTokenizer(vocab_list, NormalizerConfig(), unk_token="[UNK]")
+        >>> ids, starts, ends = g.word_pieces(tf.constant(["Hello world!"]))
+    """
 
     def word_pieces(self, texts, with_offsets=True):
         """`tokenize` through one `tf.function` per `with_offsets`: traced once, then called from any graph
@@ -167,207 +232,275 @@ class GraphTokenizer:
         )
 
     # ------------------------------------------------------------------ steps
-    def _find_specials(self, cp, row):
-        """(is_special, special_start) flags of characters inside special tokens found in the raw text."""
-        n = tf.size(cp, out_type=tf.int64)
+    def decode(self, texts):
+        """texts [batch] string -> Chars: UTF-8 decoded, each character covering itself, none special yet."""
+        ragged = decode_utf8(texts)
+        codepoint = ragged.flat_values
+        row = ragged.value_rowids()
+        position = tf.range(tf.size(codepoint, out_type=tf.int64)) - tf.gather(ragged.row_starts(), row)
+        no = tf.zeros_like(row, dtype=tf.bool)
+        return Chars(codepoint, row, position, position + 1, no, no)
 
-        def search():
-            cand = tf.where(tf.reduce_any(tf.equal(cp[:, None], self.special_firsts[None, :]), axis=1))[:, 0]
-            pad = max(len(s) for s in self.specials)
-            cp_pad = tf.concat([cp, tf.fill([pad], -1)], axis=0)
-            row_pad = tf.concat([row, tf.fill([pad], tf.constant(-1, tf.int64))], axis=0)
-            covered = tf.zeros([n], tf.bool)
-            starts = tf.zeros([n], tf.bool)
-            cand_row = tf.gather(row, cand)
-            for token in self.specials:
-                ok = tf.ones_like(cand, dtype=tf.bool)
-                for k, ch in enumerate(token):
-                    ok &= tf.equal(tf.gather(cp_pad, cand + k), ord(ch))
-                    ok &= tf.equal(tf.gather(row_pad, cand + k), cand_row)
-                for k in range(len(token)):
-                    ok &= ~tf.gather(tf.concat([covered, tf.zeros([pad], tf.bool)], 0), cand + k)
-                hits = tf.boolean_mask(cand, ok)
-                starts = tf.tensor_scatter_nd_update(starts, hits[:, None], tf.ones_like(hits, dtype=tf.bool))
-                span = tf.reshape(hits[:, None] + tf.range(len(token), dtype=tf.int64)[None, :], [-1, 1])
-                covered = tf.tensor_scatter_nd_update(covered, span, tf.ones([tf.shape(span)[0]], tf.bool))
-            return covered, starts
-
-        def none():
-            z = tf.zeros([n], tf.bool)
-            return z, z
-
+    def mark_specials(self, chars):
+        """Chars -> Chars with `special`/`special_start` set on special tokens found in the raw text (leftmost,
+        longest first, as normalize.find_specials)."""
         if not self.specials:
-            return none()
-        return tf.cond(tf.reduce_any(tf.equal(cp[:, None], self.special_firsts[None, :])), search, none)
+            return chars
+        starts_one = tf.reduce_any(tf.equal(chars.codepoint[:, None], self.special_firsts[None, :]), axis=1)
+        special, special_start = tf.cond(
+            tf.reduce_any(starts_one),
+            lambda: self._search_specials(chars.codepoint, chars.row, starts_one),
+            lambda: (chars.special, chars.special_start),
+        )
+        return chars._replace(special=special, special_start=special_start)
 
-    def _class(self, cp):
-        return tf.cast(tf.gather(self.classes, cp), tf.int32)
+    def _search_specials(self, codepoint, row, starts_one):
+        """Matches of every special token at the candidate positions `starts_one`, longest tokens first; a
+        character already covered by a match cannot start or continue another. -> (covered, match_start)."""
+        n = tf.size(codepoint, out_type=tf.int64)
+        candidate = tf.where(starts_one)[:, 0]
+        pad = max(len(s) for s in self.specials)
+        codepoint_padded = tf.concat([codepoint, tf.fill([pad], -1)], axis=0)
+        row_padded = tf.concat([row, tf.fill([pad], tf.constant(-1, tf.int64))], axis=0)
+        candidate_row = tf.gather(row, candidate)
+        covered = tf.zeros([n], tf.bool)
+        match_start = tf.zeros([n], tf.bool)
+        for token in self.specials:
+            matches = tf.ones_like(candidate, dtype=tf.bool)
+            for k, ch in enumerate(token):
+                matches &= tf.equal(tf.gather(codepoint_padded, candidate + k), ord(ch))
+                matches &= tf.equal(tf.gather(row_padded, candidate + k), candidate_row)
+            covered_padded = tf.concat([covered, tf.zeros([pad], tf.bool)], 0)
+            for k in range(len(token)):
+                matches &= ~tf.gather(covered_padded, candidate + k)
+            hits = tf.boolean_mask(candidate, matches)
+            match_start = tf.tensor_scatter_nd_update(match_start, hits[:, None], tf.ones_like(hits, dtype=tf.bool))
+            span = tf.reshape(hits[:, None] + tf.range(len(token), dtype=tf.int64)[None, :], [-1, 1])
+            covered = tf.tensor_scatter_nd_update(covered, span, tf.ones([tf.shape(span)[0]], tf.bool))
+        return covered, match_start
 
-    def _nfc(self, cp, row, s0, s1, sp, sp_start):
-        """NFC on clusters holding unstable characters (see normalize._nfc)."""
-        cjk_on = self.cfg.tokenize_chinese_chars
-        cls = self._class(cp)
-        unstable = (tf.bitwise.bitwise_and(cls, tables.UNSTABLE) > 0) & ~sp
+    def _apply_table(self, table, chars, keep, extra=()):
+        """Map the code points of Chars through a table (identity where `keep`), characters deleted or expanded
+        carrying their other fields and the `extra` per-character tensors along. -> (Chars, list of extra)."""
+        codepoint, carried = table.apply(chars.codepoint, keep, list(chars[1:]) + list(extra))
+        fields = len(chars) - 1
+        return Chars(codepoint, *carried[:fields]), carried[fields:]
 
-        def run():
-            cjk = tf.bitwise.bitwise_and(cls, tables.CJK) > 0
-            boundary = ~unstable | sp | _prev(sp, True) | tf.not_equal(row, _prev(row, -1))
-            if cjk_on:
-                boundary |= cjk | _prev(cjk, False)
-            cid = tf.cumsum(tf.cast(boundary, tf.int64)) - 1
-            n_cl = tf.reduce_sum(tf.cast(boundary, tf.int64))
-            cl_unstable = tf.math.unsorted_segment_max(tf.cast(unstable, tf.int32), cid, n_cl) > 0
-            sel = tf.gather(cl_unstable, cid)
-            rank = tf.cumsum(tf.cast(cl_unstable, tf.int64)) - 1
-            k = tf.reduce_sum(tf.cast(cl_unstable, tf.int64))
-            sel_rt = tf.RaggedTensor.from_value_rowids(
-                tf.boolean_mask(cp, sel), tf.gather(rank, tf.boolean_mask(cid, sel)), nrows=k
-            )
-            before = tf.strings.unicode_encode(sel_rt, "UTF-8")
-            after = tf_text.normalize_utf8(before, "NFC")
-            changed_sel = tf.not_equal(before, after)
-            new_rt = tf.strings.unicode_decode(tf.boolean_mask(after, changed_sel), "UTF-8")
-            changed = (
-                tf.scatter_nd(tf.where(cl_unstable), tf.cast(changed_sel, tf.int32), tf.reshape(n_cl, [1])) > 0
-            )  # [clusters]
-            changed_rank = tf.cumsum(tf.cast(changed, tf.int64)) - 1
-            n = tf.size(cp, out_type=tf.int64)
-            orig_rt = tf.RaggedTensor.from_value_rowids(tf.range(n), cid, nrows=n_cl)
-            new_index_rt = new_rt.with_flat_values(-1 - tf.range(tf.size(new_rt.flat_values, out_type=tf.int64)))
-            both = tf.concat([orig_rt, new_index_rt], axis=0)
-            pick = tf.where(changed, n_cl + changed_rank, tf.range(n_cl))
-            flat = tf.gather(both, pick).flat_values
-            is_new = flat < 0
-            orig_i = tf.maximum(flat, 0)
-            new_i = tf.maximum(-1 - flat, 0)
-            cl_min = tf.math.unsorted_segment_min(s0, cid, n_cl)
-            cl_max = tf.math.unsorted_segment_max(s1, cid, n_cl)
-            new_cluster = tf.gather(tf.boolean_mask(tf.range(n_cl), changed), new_rt.value_rowids())
-            new_cp = new_rt.flat_values
-            new_row = tf.gather(tf.gather(row, tf.math.unsorted_segment_min(tf.range(n), cid, n_cl)), new_cluster)
+    def apply_stage_a(self, chars):
+        """Chars -> Chars after stage A (lower-case when asked, control characters deleted, whitespace to " ");
+        special-token characters untouched."""
+        return self._apply_table(self.stage_a, chars, chars.special)[0]
 
-            def pick2(orig, new):
-                return tf.where(is_new, tf.gather(new, new_i), tf.gather(orig, orig_i))
+    def _class(self, codepoint):
+        """int32 [chars]: the class bits (tables.SPACE | PUNCT | CJK | UNSTABLE) of each code point."""
+        return tf.cast(tf.gather(self.classes, codepoint), tf.int32)
 
-            empty_new = tf.size(new_cp) == 0
-            new_cp = tf.cond(empty_new, lambda: tf.zeros([1], tf.int32), lambda: new_cp)
-            new_row = tf.cond(empty_new, lambda: tf.zeros([1], tf.int64), lambda: new_row)
-            new_s0 = tf.cond(empty_new, lambda: tf.zeros([1], tf.int64), lambda: tf.gather(cl_min, new_cluster))
-            new_s1 = tf.cond(empty_new, lambda: tf.zeros([1], tf.int64), lambda: tf.gather(cl_max, new_cluster))
-            fz = tf.zeros(tf.shape(new_cp), tf.bool)
-            return (
-                pick2(cp, new_cp),
-                pick2(row, new_row),
-                pick2(s0, new_s0),
-                pick2(s1, new_s1),
-                pick2(sp, fz),
-                pick2(sp_start, fz),
-            )
+    def compose_nfc(self, chars):
+        """Chars -> Chars after NFC, only when accents are kept and only on clusters holding unstable characters
+        (see normalize._nfc); a cluster NFC changes gives each new character the span of the whole cluster."""
+        if not self.cfg.nfc:
+            return chars
+        classes = self._class(chars.codepoint)
+        unstable = _has(classes, tables.UNSTABLE) & ~chars.special
+        return tf.cond(
+            tf.reduce_any(unstable), lambda: self._compose_unstable_clusters(chars, classes, unstable), lambda: chars
+        )
 
-        return tf.cond(tf.reduce_any(unstable), run, lambda: (cp, row, s0, s1, sp, sp_start))
+    def _compose_unstable_clusters(self, chars, classes, unstable):
+        cluster, n_clusters = self._nfc_clusters(chars, classes, unstable)
+        changed, composed = _nfc_of_clusters(chars.codepoint, cluster, n_clusters, unstable)
+        return _splice_clusters(chars, cluster, n_clusters, changed, composed)
 
-    def _word_kinds(self, cp, row, sp, space, cjk):
+    def _nfc_clusters(self, chars, classes, unstable):
+        """Cluster index of every character [chars] and the number of clusters: a new cluster starts at every
+        stable character, at the start of a text, around special-token characters and, when CJK characters are
+        split off, around them."""
+        boundary = ~unstable | chars.special | _prev(chars.special, True) | _row_starts_here(chars.row)
+        if self.cfg.tokenize_chinese_chars:
+            cjk = _has(classes, tables.CJK)
+            boundary |= cjk | _prev(cjk, False)
+        cluster = tf.cumsum(tf.cast(boundary, tf.int64)) - 1
+        return cluster, tf.reduce_sum(tf.cast(boundary, tf.int64))
+
+    def classify(self, chars):
+        """Chars -> (classes int32 [chars], cjk bool [chars], entry int64 [chars]): class bits, CJK characters
+        to split off (none when `tokenize_chinese_chars` is off), and per character index+1 of the whole-word
+        entry (`never_split` or special token) its whitespace word equals (0: none)."""
+        classes = self._class(chars.codepoint)
+        space = _has(classes, tables.SPACE) & ~chars.special
+        cjk = _has(classes, tables.CJK) & ~chars.special
+        if not self.cfg.tokenize_chinese_chars:
+            cjk = tf.zeros_like(cjk)
+        return classes, cjk, self._whole_word_entries(chars, space, cjk)
+
+    def _whole_word_entries(self, chars, space, cjk):
         """Per character: index+1 of the whole-word entry its whitespace word equals (0: none)."""
-        n = tf.size(cp, out_type=tf.int64)
-
-        def check():
-            word = ~space & ~sp
-            brk = word & (tf.not_equal(row, _prev(row, -1)) | _prev(space, True) | _prev(sp, True) | cjk
-                          | _prev(cjk, False))
-            wid_all = tf.cumsum(tf.cast(brk, tf.int64)) - 1
-            wid = tf.boolean_mask(wid_all, word)
-            nw = tf.reduce_sum(tf.cast(brk, tf.int64))
-            rt = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(cp, word), wid, nrows=nw)
-            strings = tf.strings.unicode_encode(rt, "UTF-8")
-            eq = tf.equal(strings[:, None], tf.constant(self.word_entries)[None, :])
-            match = tf.where(tf.reduce_any(eq, axis=1), tf.argmax(tf.cast(eq, tf.int32), axis=1) + 1, 0)
-            return tf.where(word, tf.gather(tf.concat([match, [0]], 0), tf.where(word, wid_all, nw)), 0)
-
+        n = tf.size(chars.codepoint, out_type=tf.int64)
         if not self.word_entries:
             return tf.zeros([n], tf.int64)
-        candidates = tf.reduce_any(tf.equal(cp[:, None], self.word_firsts[None, :]), axis=1) & ~sp
-        return tf.cond(tf.reduce_any(candidates), check, lambda: tf.zeros([n], tf.int64))
+
+        def look_up():
+            in_word = ~space & ~chars.special
+            word_starts = in_word & (
+                _row_starts_here(chars.row) | _prev(space, True) | _prev(chars.special, True) | cjk
+                | _prev(cjk, False)
+            )
+            word_of_char = tf.cumsum(tf.cast(word_starts, tf.int64)) - 1
+            n_words = tf.reduce_sum(tf.cast(word_starts, tf.int64))
+            words = tf.RaggedTensor.from_value_rowids(
+                tf.boolean_mask(chars.codepoint, in_word), tf.boolean_mask(word_of_char, in_word), nrows=n_words
+            )
+            text = tf.strings.unicode_encode(words, "UTF-8")
+            equal = tf.equal(text[:, None], tf.constant(self.word_entries)[None, :])
+            entry = tf.where(tf.reduce_any(equal, axis=1), tf.argmax(tf.cast(equal, tf.int32), axis=1) + 1, 0)
+            entry_or_zero = tf.concat([entry, [0]], 0)
+            return tf.where(in_word, tf.gather(entry_or_zero, tf.where(in_word, word_of_char, n_words)), 0)
+
+        candidates = tf.reduce_any(tf.equal(chars.codepoint[:, None], self.word_firsts[None, :]), axis=1)
+        candidates &= ~chars.special
+        return tf.cond(tf.reduce_any(candidates), look_up, lambda: tf.zeros([n], tf.int64))
+
+    def apply_stage_b(self, chars, classes, cjk, entry):
+        """Stage B (lower-case and strip accents when asked) on characters outside special tokens and whole-word
+        entries. -> (Chars, classes, cjk, entry) with the same meaning as `classify`'s."""
+        if self.stage_b is None:
+            return chars, classes, cjk, entry
+        chars, (cjk, entry) = self._apply_table(self.stage_b, chars, chars.special | (entry > 0), [cjk, entry])
+        return chars, self._class(chars.codepoint), cjk, entry
+
+    def split_words(self, chars, classes, cjk, entry):
+        """Split on whitespace, punctuation, CJK characters and special-token/entry edges -> Words (words over
+        100 characters become [UNK], `never_split` entries their token)."""
+        space = _has(classes, tables.SPACE) & ~chars.special
+        kept = entry > 0
+        punct = _has(classes, tables.PUNCT) & ~chars.special & ~kept
+        alone = punct | cjk
+        special, was_special = chars.special, _prev(chars.special, False)
+        word_starts = (
+            _row_starts_here(chars.row)
+            | _prev(space, True)
+            | alone
+            | _prev(alone, False)
+            | chars.special_start
+            | (was_special & (~special | chars.special_start))
+            | (special & ~was_special)
+            | tf.not_equal(entry, _prev(entry, 0))
+        )
+        in_word = ~space
+        chars = Chars(*[tf.boolean_mask(x, in_word) for x in chars])
+        entry = tf.boolean_mask(entry, in_word)
+        word_starts = tf.boolean_mask(word_starts, in_word)
+        word = tf.cumsum(tf.cast(word_starts, tf.int64)) - 1
+        n_words = tf.reduce_sum(tf.cast(word_starts, tf.int64))
+        first = tf.boolean_mask(tf.range(tf.size(chars.codepoint, out_type=tf.int64)), word_starts)
+        ragged = tf.RaggedTensor.from_value_rowids(chars.codepoint, word, nrows=n_words)
+        text = tf.strings.unicode_encode(ragged, "UTF-8")
+        word_entry = tf.gather(entry, first)
+        too_long = (ragged.row_lengths() > MAX_INPUT_CHARS_PER_WORD) & ~tf.gather(chars.special, first)
+        never_split = tf.equal(tf.gather(tf.constant([0] + self.word_kinds, tf.int64), word_entry),
+                               normalize.NEVER_SPLIT)
+        replaced = too_long | never_split
+        if self.word_entries:
+            replacements = tf.constant([self.unk_token] + self.word_replacements)
+            replacement = tf.gather(replacements, tf.where(never_split, word_entry, 0))
+        else:
+            replacement = tf.fill(tf.shape(text), self.unk_token)
+        return Words(chars, word, first, tf.where(replaced, replacement, text), replaced)
+
+    def apply_wordpiece(self, words):
+        """Words -> (ids, piece_start, piece_end) RaggedTensors [words, (pieces)]: FastWordpiece on whole words,
+        with byte offsets of each piece inside its word's text."""
+        return self.wordpiece.tokenize_with_offsets(words.text)
+
+    def piece_offsets(self, words, piece_start, piece_end):
+        """Character offsets of every piece into its input text -> (starts, ends) int64 [pieces]: the pieces'
+        byte offsets, read back through the word's characters to the spans they came from."""
+        chars = words.chars
+        n_words = tf.size(words.first, out_type=tf.int64)
+        char_bytes = _utf8_len(chars.codepoint)
+        char_byte_start = tf.cumsum(char_bytes, exclusive=True)  # in all words' UTF-8, back to back
+        word_byte_start = tf.gather(char_byte_start, words.first)
+        word_bytes = tf.math.unsorted_segment_sum(char_bytes, words.word, n_words)
+        piece_word = piece_start.value_rowids()
+        replaced = tf.gather(words.replaced, piece_word)
+        start_in_word = tf.where(replaced, tf.zeros_like(piece_start.flat_values), piece_start.flat_values)
+        end_in_word = tf.where(replaced, tf.gather(word_bytes, piece_word), piece_end.flat_values)
+        start_byte = tf.gather(word_byte_start, piece_word) + start_in_word
+        end_byte = tf.gather(word_byte_start, piece_word) + end_in_word
+        first_char = tf.searchsorted(char_byte_start, start_byte, side="left", out_type=tf.int64)
+        last_char = tf.searchsorted(char_byte_start, end_byte, side="left", out_type=tf.int64) - 1
+        return tf.gather(chars.start, first_char), tf.gather(chars.end, last_char)
+
+    def normalize_chars(self, chars):
+        """Every normalization step: Chars of the raw text -> (Chars, classes, cjk, entry) ready to split."""
+        chars = self.compose_nfc(self.apply_stage_a(self.mark_specials(chars)))
+        return self.apply_stage_b(chars, *self.classify(chars))
 
     # ------------------------------------------------------------------ main
     def tokenize(self, texts, with_offsets=True):
         """texts [batch] string -> (ids, starts, ends) RaggedTensors [batch, (tokens)] (starts/ends None if not
         `with_offsets`)."""
         texts = tf.convert_to_tensor(texts, tf.string)
-        rt = decode_utf8(texts)
         batch = tf.shape(texts, out_type=tf.int64)[0]
-        cp = rt.flat_values
-        row = rt.value_rowids()
-        pos = tf.range(tf.size(cp, out_type=tf.int64)) - tf.gather(rt.row_starts(), row)
-        s0, s1 = pos, pos + 1
-        sp, sp_start = self._find_specials(cp, row)
-        cp, (row, s0, s1, sp, sp_start) = self.stage_a.apply(cp, sp, [row, s0, s1, sp, sp_start])
-        if self.cfg.nfc:
-            cp, row, s0, s1, sp, sp_start = self._nfc(cp, row, s0, s1, sp, sp_start)
-        cls = self._class(cp)
-        space = (tf.bitwise.bitwise_and(cls, tables.SPACE) > 0) & ~sp
-        cjk = (tf.bitwise.bitwise_and(cls, tables.CJK) > 0) & ~sp
-        if not self.cfg.tokenize_chinese_chars:
-            cjk = tf.zeros_like(cjk)
-        entry = self._word_kinds(cp, row, sp, space, cjk)
-        if self.stage_b is not None:
-            cp, (row, s0, s1, sp, sp_start, cjk, entry) = self.stage_b.apply(
-                cp, sp | (entry > 0), [row, s0, s1, sp, sp_start, cjk, entry]
-            )
-            cls = self._class(cp)
-            space = (tf.bitwise.bitwise_and(cls, tables.SPACE) > 0) & ~sp
-        kept = entry > 0
-        punct = (tf.bitwise.bitwise_and(cls, tables.PUNCT) > 0) & ~sp & ~kept
-        alone = punct | cjk
-        brk = (
-            tf.not_equal(row, _prev(row, -1))
-            | _prev(space, True)
-            | alone
-            | _prev(alone, False)
-            | sp_start
-            | (_prev(sp, False) & (~sp | sp_start))
-            | (sp & ~_prev(sp, False))
-            | tf.not_equal(entry, _prev(entry, 0))
-        )
-        word = ~space
-        cp = tf.boolean_mask(cp, word)
-        row, s0, s1, sp, entry = [tf.boolean_mask(x, word) for x in (row, s0, s1, sp, entry)]
-        brk = tf.boolean_mask(brk, word)
-        wid = tf.cumsum(tf.cast(brk, tf.int64)) - 1
-        nw = tf.reduce_sum(tf.cast(brk, tf.int64))
-        first = tf.boolean_mask(tf.range(tf.size(cp, out_type=tf.int64)), brk)
-        word_rt = tf.RaggedTensor.from_value_rowids(cp, wid, nrows=nw)
-        strings = tf.strings.unicode_encode(word_rt, "UTF-8")
-        nchars = word_rt.row_lengths()
-        w_entry = tf.gather(entry, first)
-        w_sp = tf.gather(sp, first)
-        long = (nchars > MAX_INPUT_CHARS_PER_WORD) & ~w_sp
-        kinds = tf.constant([0] + self.word_kinds, tf.int64)
-        never = tf.equal(tf.gather(kinds, w_entry), normalize.NEVER_SPLIT)
-        replaced = long | never
-        if self.word_entries:
-            replacement = tf.gather(tf.constant([self.unk_token] + self.word_replacements), tf.where(never, w_entry, 0))
-        else:
-            replacement = tf.fill(tf.shape(strings), self.unk_token)
-        strings = tf.where(replaced, replacement, strings)
-        ids, p_start, p_end = self.wordpiece.tokenize_with_offsets(strings)
-        word_row = tf.gather(row, first)
+        words = self.split_words(*self.normalize_chars(self.decode(texts)))
+        ids, piece_start, piece_end = self.apply_wordpiece(words)
+        word_row = tf.gather(words.chars.row, words.first)
         ids_rows = tf.RaggedTensor.from_value_rowids(ids, word_row, nrows=batch).merge_dims(1, 2)
         if not with_offsets:
             return ids_rows, None, None
-        blen = _utf8_len(cp)
-        gstart_char = tf.cumsum(blen, exclusive=True)
-        w_bstart = tf.gather(gstart_char, first)
-        w_blen = tf.math.unsorted_segment_sum(blen, wid, nw)
-        p_word = p_start.value_rowids()
-        rep = tf.gather(replaced, p_word)
-        ps = tf.where(rep, tf.zeros_like(p_start.flat_values), p_start.flat_values)
-        pe = tf.where(rep, tf.gather(w_blen, p_word), p_end.flat_values)
-        g0 = tf.gather(w_bstart, p_word) + ps
-        g1 = tf.gather(w_bstart, p_word) + pe
-        c0 = tf.searchsorted(gstart_char, g0, side="left", out_type=tf.int64)
-        c1 = tf.searchsorted(gstart_char, g1, side="left", out_type=tf.int64) - 1
-        starts = tf.gather(s0, c0)
-        ends = tf.gather(s1, c1)
-        starts_rows = ids_rows.with_flat_values(starts)
-        ends_rows = ids_rows.with_flat_values(ends)
-        return ids_rows, starts_rows, ends_rows
+        starts, ends = self.piece_offsets(words, piece_start, piece_end)
+        return ids_rows, ids_rows.with_flat_values(starts), ids_rows.with_flat_values(ends)
+
+
+def _nfc_of_clusters(codepoint, cluster, n_clusters, unstable):
+    """NFC of every cluster holding an unstable character -> (changed bool [clusters], composed RaggedTensor
+    [changed clusters, (code points)]: the new characters of each cluster NFC changed, in cluster order)."""
+    has_unstable = tf.math.unsorted_segment_max(tf.cast(unstable, tf.int32), cluster, n_clusters) > 0
+    selected = tf.gather(has_unstable, cluster)
+    rank = tf.cumsum(tf.cast(has_unstable, tf.int64)) - 1
+    n_selected = tf.reduce_sum(tf.cast(has_unstable, tf.int64))
+    selected_clusters = tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(codepoint, selected), tf.gather(rank, tf.boolean_mask(cluster, selected)), nrows=n_selected
+    )
+    before = tf.strings.unicode_encode(selected_clusters, "UTF-8")
+    after = tf_text.normalize_utf8(before, "NFC")
+    differs = tf.not_equal(before, after)
+    composed = tf.strings.unicode_decode(tf.boolean_mask(after, differs), "UTF-8")
+    changed = tf.scatter_nd(tf.where(has_unstable), tf.cast(differs, tf.int32), tf.reshape(n_clusters, [1])) > 0
+    return changed, composed
+
+
+def _splice_clusters(chars, cluster, n_clusters, changed, composed):
+    """Chars with the characters of every changed cluster replaced by its composed ones: each new character
+    covers its cluster's whole input span, lies in the cluster's row, and is not special."""
+    n = tf.size(chars.codepoint, out_type=tf.int64)
+    # The output in order, as indices: an old character i stays i (>= 0), composed character j becomes -1 - j.
+    old_index = tf.RaggedTensor.from_value_rowids(tf.range(n), cluster, nrows=n_clusters)
+    composed_index = composed.with_flat_values(-1 - tf.range(tf.size(composed.flat_values, out_type=tf.int64)))
+    changed_rank = tf.cumsum(tf.cast(changed, tf.int64)) - 1
+    source = tf.where(changed, n_clusters + changed_rank, tf.range(n_clusters))
+    order = tf.gather(tf.concat([old_index, composed_index], axis=0), source).flat_values
+    is_new = order < 0
+    old_i = tf.maximum(order, 0)
+    new_i = tf.maximum(-1 - order, 0)
+
+    composed_cluster = tf.gather(tf.boolean_mask(tf.range(n_clusters), changed), composed.value_rowids())
+    cluster_row = tf.gather(chars.row, tf.math.unsorted_segment_min(tf.range(n), cluster, n_clusters))
+    cluster_start = tf.math.unsorted_segment_min(chars.start, cluster, n_clusters)
+    cluster_end = tf.math.unsorted_segment_max(chars.end, cluster, n_clusters)
+    none_composed = tf.size(composed.flat_values) == 0
+
+    def of_composed(values_fn, dtype):
+        # One dummy entry when nothing was composed keeps the gathers below valid (is_new is then all False).
+        return tf.cond(none_composed, lambda: tf.zeros([1], dtype), values_fn)
+
+    new_codepoint = of_composed(lambda: composed.flat_values, tf.int32)
+    new = Chars(
+        new_codepoint,
+        of_composed(lambda: tf.gather(cluster_row, composed_cluster), tf.int64),
+        of_composed(lambda: tf.gather(cluster_start, composed_cluster), tf.int64),
+        of_composed(lambda: tf.gather(cluster_end, composed_cluster), tf.int64),
+        tf.zeros(tf.shape(new_codepoint), tf.bool),
+        tf.zeros(tf.shape(new_codepoint), tf.bool),
+    )
+    return Chars(*[tf.where(is_new, tf.gather(b, new_i), tf.gather(a, old_i)) for a, b in zip(chars, new)])
