@@ -82,7 +82,8 @@ class _PagedLookup:
         self.values = tf.constant(distinct.reshape(-1))
 
     def __call__(self, cp):
-        return tf.gather(self.values, tf.gather(self.page_of, tf.math.floordiv(cp, _PAGE)) + tf.math.floormod(cp, _PAGE))
+        page_start = tf.gather(self.page_of, tf.math.floordiv(cp, _PAGE))
+        return tf.gather(self.values, page_start + tf.math.floormod(cp, _PAGE))
 
 
 class _Table:
