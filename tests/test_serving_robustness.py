@@ -152,3 +152,99 @@ def test_memory_stays_flat_over_many_requests(served):
         served(text=tf.constant([texts[i % 50]]))
     growth = rss() - start
     assert growth < GROWTH_BOUND_MB, f"peak RSS grew {growth:.1f} MB over 10,000 requests"
+
+
+# ----------------------------------------------------------- the pipeline options (signature functions run eagerly)
+_TEXT = st.lists(st.sampled_from(["", " ", "the", "Paris", "tower", "unaffable", "\u00e9t\u00e9", "\U0001F600", ",",
+                                  "x" * 30, "New", "York", "'s"]), max_size=25).map(" ".join)
+_SIGNATURES = {}
+
+
+def _signature(task, make_model, **options):
+    """The serving_default function of `task` with `options`, built once, called eagerly (no tracing)."""
+    from keras_bert_suite.export.signatures import ExportOptions, build_signatures
+    from keras_bert_suite.tokenizers import TFBertTokenizer
+
+    key = (task, tuple(sorted(options.items())))
+    if key not in _SIGNATURES:
+        import keras
+
+        keras.utils.set_random_seed(0)
+        tokenizer = TFBertTokenizer.coerce(BertTokenizer.from_pretrained(minilm_folder()))
+        signatures, _ = build_signatures(make_model(), tokenizer, task,
+                                         ExportOptions(max_length=MAX_LENGTH, jit_compile=False, **options))
+        fn = dict(signatures)["serving_default"]
+
+        def eager(**inputs):
+            tf.config.run_functions_eagerly(True)
+            try:
+                return {k: v.numpy() for k, v in fn(**inputs).items()}
+            finally:
+                tf.config.run_functions_eagerly(False)
+
+        _SIGNATURES[key] = eager
+    return _SIGNATURES[key]
+
+
+def _tiny(cls, **config):
+    return lambda: cls(kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                      intermediate_size=37, **config))
+
+
+NER = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC", 5: "MISC"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["none", "simple", "first", "average", "max"]), st.lists(_TEXT, max_size=4))
+def test_entities_of_every_aggregation_strategy_are_ordered_spans_of_the_text(strategy, texts):
+    out = _signature("token_classification", _tiny(kbs.BertForTokenClassification, id2label=NER),
+                     aggregation_strategy=strategy)(text=tf.constant(texts, tf.string))
+    labels = set(NER.values()) - {"O"} if strategy == "none" else {"PER", "LOC", "MISC"}
+    for row, text in enumerate(texts):
+        n = int(out["num_entities"][row])
+        spans = list(zip(out["entity_start"][row][:n].tolist(), out["entity_end"][row][:n].tolist()))
+        assert [t.decode() for t in out["entity_text"][row][:n]] == [text[s:e] for s, e in spans]
+        assert all(0 <= s < e <= len(text) for s, e in spans)
+        assert all(e <= s2 for (_, e), (s2, _) in zip(spans, spans[1:]))  # ordered, not overlapping
+        assert {label.decode() for label in out["entity_label"][row][:n]} <= labels
+        assert all(0.0 < score <= 1.0 for score in out["entity_score"][row][:n])
+        if strategy == "none":  # one entity per token not labelled O
+            assert n == sum(label not in (b"", b"O") for label in out["token_labels"][row])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([None, "softmax", "sigmoid", "none"]), st.sampled_from([None, 1, 2, 5]),
+       st.lists(_TEXT, max_size=4))
+def test_classification_top_k_is_sorted_and_agrees_with_label(function_to_apply, top_k, texts):
+    names = {0: "a", 1: "b", 2: "c"}
+    out = _signature("sequence_classification", _tiny(kbs.BertForSequenceClassification, id2label=names),
+                     function_to_apply=function_to_apply, top_k=top_k)(text=tf.constant(texts, tf.string))
+    k = min(top_k or 1, 3)
+    assert out["top_scores"].shape == out["top_labels"].shape == (len(texts), k)
+    for row in range(len(texts)):
+        scores = out["top_scores"][row]
+        assert (np.diff(scores) <= 0).all() and scores[0] == out["probabilities"][row].max() == out["score"][row]
+        assert out["top_labels"][row][0] == out["label"][row]
+        if function_to_apply in (None, "softmax"):
+            assert abs(out["probabilities"][row].sum() - 1) < 1e-5
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.booleans(), st.booleans(),
+       st.lists(st.tuples(st.lists(_WORDS, max_size=6).map(" ".join), st.lists(_WORDS, max_size=40).map(" ".join)),
+                max_size=4))
+def test_qa_pipeline_rules_answer_spans_of_the_context(align_to_words, handle_impossible_answer, rows):
+    fn = _signature("question_answering", _tiny(kbs.BertForQuestionAnswering), doc_stride=8,
+                    align_to_words=align_to_words, handle_impossible_answer=handle_impossible_answer)
+    out = fn(question=tf.constant([q for q, _ in rows], tf.string), context=tf.constant([c for _, c in rows],
+                                                                                       tf.string))
+    tokenize = BertTokenizer.from_pretrained(minilm_folder()).tokenize
+    for i, (question, context) in enumerate(rows):
+        start, end, answer = int(out["start"][i]), int(out["end"][i]), out["answer"][i].decode()
+        if not tokenize(question) or not tokenize(context):
+            assert (answer, start, end, out["score"][i]) == ("", -1, -1, 0.0)
+        elif handle_impossible_answer and (start, end) == (0, 0):
+            assert answer == "" and 0.0 < out["score"][i] <= 1.0
+        else:
+            assert 0 <= start < end <= len(context) and answer == context[start:end]
+            assert out["score"][i] > 0.0  # no upper bound: equal texts in several windows add their scores

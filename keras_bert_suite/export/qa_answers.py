@@ -36,7 +36,7 @@ def _word_chars(features, is_continuation):
     starts = mask & ~(cont & prev_context)  # a context token that does not continue the word before it
     word = tf.cumsum(tf.cast(starts, tf.int32), axis=1) + tf.range(tf.shape(mask)[0])[:, None] * tf.shape(mask)[1]
     flat_word = tf.reshape(word, [-1])
-    n = tf.reduce_max(flat_word) + 1
+    n = tf.size(flat_word) + 1  # word ids are at most features x length
     flat_mask = tf.reshape(mask, [-1])
     char_s = tf.reshape(features["char_start"], [-1])
     char_e = tf.reshape(features["char_end"], [-1])
@@ -66,7 +66,8 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
     example_ids = features["example_ids"]
     p_start = _softmax_with_cls(start_logits, mask)
     p_end = _softmax_with_cls(end_logits, mask)
-    null = tf.math.unsorted_segment_min(p_start[:, 0] * p_end[:, 0], example_ids, num_examples)
+    cls_product = tf.reduce_sum(p_start[:, :1] * p_end[:, :1], axis=1)  # [features]; a batch may have length 0
+    null = tf.math.unsorted_segment_min(cls_product, example_ids, num_examples)
     band = max_answer_len
     framed = lambda x: tf.signal.frame(tf.pad(x, [[0, 0], [0, band - 1]]), band, 1, axis=-1)  # noqa: E731
     allowed = mask[:, :, None] & (framed(tf.cast(mask, tf.float32)) > 0.0)
