@@ -131,24 +131,27 @@ def test_every_export_answers_alike_in_tf_serving_2_20_environment(exports, tf22
     root, paths = exports
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([tf220_python, "-I", "-c", SERVER, str(root), str(tmp_path)], capture_output=True,
-                          text=True, timeout=900, env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    server = subprocess.Popen([tf220_python, "-I", "-c", SERVER, str(root), str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:  # this process's answers while the other environment computes its own
+        here = {(task, name): _here(loaded, name, inputs) for task, signatures in REQUESTS.items()
+                for loaded in [tf.saved_model.load(paths[task])] for name, inputs in signatures.items()}
+        _, stderr = server.communicate(timeout=900)
+    finally:
+        server.kill()
+    assert server.returncode == 0, stderr[-4000:]
     versions = json.loads((tmp_path / "versions.json").read_text())
     assert versions == {"tensorflow": "2.20.0", "tensorflow_text": "2.20.0"}
-    for task, signatures in REQUESTS.items():
-        loaded = tf.saved_model.load(paths[task])
-        for name, inputs in signatures.items():
-            response = predict_pb2.PredictResponse.FromString((tmp_path / f"{task}.{name}.pb").read_bytes())
-            assert (response.model_spec.name, response.model_spec.signature_name) == (task, name)
-            there = {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
-            here = _here(loaded, name, inputs)
-            assert sorted(there) == sorted(here), (task, name)
-            for key, value in here.items():
-                if value.dtype.kind in "fc":
-                    np.testing.assert_allclose(there[key], value, atol=1e-5, err_msg=f"{task}/{name}/{key}")
-                else:
-                    np.testing.assert_array_equal(there[key], value, err_msg=f"{task}/{name}/{key}")
+    for (task, name), ours in here.items():
+        response = predict_pb2.PredictResponse.FromString((tmp_path / f"{task}.{name}.pb").read_bytes())
+        assert (response.model_spec.name, response.model_spec.signature_name) == (task, name)
+        there = {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+        assert sorted(there) == sorted(ours), (task, name)
+        for key, value in ours.items():
+            if value.dtype.kind in "fc":
+                np.testing.assert_allclose(there[key], value, atol=1e-5, err_msg=f"{task}/{name}/{key}")
+            else:
+                np.testing.assert_array_equal(there[key], value, err_msg=f"{task}/{name}/{key}")
 
 
 def test_static_check_agrees(exports):
