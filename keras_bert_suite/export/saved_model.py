@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert_suite.export.signatures import ExportOptions, build_signatures, task_of
+from keras_bert_suite.export.warmup import filler_word, warmup_requests, write_warmup
 
 
 def next_version(export_dir):
@@ -48,7 +49,7 @@ def with_compute_dtype(model, compute_dtype):
 
 
 def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *, task=None, max_length=None,
-                       version=None, jit_compile=True, compute_dtype="float32", **options):
+                       version=None, jit_compile=True, compute_dtype="float32", warmup=True, **options):
     """Write `export_dir/<version>/` and return its path.
 
     Args:
@@ -64,6 +65,8 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
         compute_dtype: "float32" (default, exact), or "bfloat16" / "float16": the encoder computes in that type
             (weights stay float32; layer norms and softmax in float32). bfloat16 is 1.3x faster on CPUs with
             AVX512_BF16 with jit_compile=False (docs/benchmarks.md); logits move by about 1e-2.
+        warmup: write `assets.extra/tf_serving_warmup_requests` (True, the default): one request per signature
+            and chunk shape, which TF Serving replays at load so that XLA compiles before traffic (warmup.py).
         **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, pooling,
             ...).
     """
@@ -101,6 +104,10 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
     tmp = tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=export_dir)
     try:
         archive.write_out(tmp, verbose=False)
+        if warmup:
+            inputs = {name: [spec.name for spec in fn.input_signature] for name, fn in signatures}
+            write_warmup(tmp, warmup_requests(inputs, opts.max_length, opts.pad_to_multiple_of, opts.chunk_size,
+                                              filler_word(graph_tokenizer)))
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
