@@ -50,7 +50,8 @@ def _export(args):
                               chunk_size=args.chunk_size)
     print(f"exported {name} as {path}")
     print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
-          f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving")
+          f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving"
+          f"{'' if args.no_xla else ' --xla_cpu_compilation_enabled=true'}")  # TF Serving runs XLA only when asked
 
 
 def _parse_inputs(fn, texts, pairs):
