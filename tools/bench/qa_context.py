@@ -16,7 +16,7 @@ import json
 import os
 import time
 
-from tools.bench.common import SHARED
+from tools.bench.common import SHARED, time_calls
 
 
 def context(size):
@@ -52,16 +52,6 @@ def full_matrix_best_spans(start_logits, end_logits, context_mask, example_ids, 
     return feature, chosen // length, chosen % length, tf.gather(score, feature)
 
 
-def _best_of(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def search(sizes):
     import tensorflow as tf
 
@@ -80,17 +70,17 @@ def search(sizes):
         for size in sizes:
             q, c = tf.constant(["What is it?"]), tf.constant([context(size)])
             feats = make(q, c)
-            t_feats = _best_of(lambda: make(q, c), 1)  # noqa: B023
+            t_feats = time_calls(lambda: make(q, c), 1, warmup=1)  # noqa: B023
             logits = tf.random.stateless_normal(tf.shape(feats["input_ids"]), [1, 2])
             args = (logits, logits * 0.5, feats["context_mask"], feats["example_ids"], 1)
             old, new = tf.function(full_matrix_best_spans), tf.function(postprocess.best_spans)
             try:
-                t_old = _best_of(lambda: old(*args))  # noqa: B023
+                t_old = time_calls(lambda: old(*args), 3, warmup=1)  # noqa: B023
                 same = [int(a.numpy()[0] * 1e6) for a in old(*args)] == [int(b.numpy()[0] * 1e6) for b in new(*args)]
                 t_old = f"{t_old:.3f}"
             except tf.errors.ResourceExhaustedError:
                 t_old, same = "out of memory", "-"
-            t_new = _best_of(lambda: new(*args))  # noqa: B023
+            t_new = time_calls(lambda: new(*args), 3, warmup=1)  # noqa: B023
             tokens = int(tf.reduce_sum(tf.cast(feats["context_mask"], tf.int32)))
             print(f"| {max_length} | {size // 1000} KB | {tokens} | {feats['input_ids'].shape[0]} | {t_feats:.3f} "
                   f"| {t_old} | {t_new:.3f} | {same} |", flush=True)
@@ -118,7 +108,7 @@ def export(sizes):
             start = time.perf_counter()
             fn(**inputs)
             first = time.perf_counter() - start
-            print(f"| {size // 1000} KB | {first:.2f} | {_best_of(lambda: fn(**inputs), 1):.2f} |",  # noqa: B023
+            print(f"| {size // 1000} KB | {first:.2f} | {time_calls(lambda: fn(**inputs), 1, warmup=1):.2f} |",  # noqa: B023
                   flush=True)
 
 
