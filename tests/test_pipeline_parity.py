@@ -3,9 +3,9 @@ and settings: token classification per `aggregation_strategy` on CoNLL-2003 sent
 `function_to_apply` / `top_k` on SST-2 sentences, fill-mask per `top_k`, question answering on SQuAD questions.
 
 The PyTorch model is built first (the real MiniLM encoder with a seeded random head, scaled so that labels vary),
-written with `save_pretrained`, and read back by this package: both sides hold the same weights. Each task's
-default options are exported and served from the SavedModel; the other settings run the same signature functions
-eagerly (tracing one costs ~45 s on 2 cores, running it eagerly ~7 s).
+written with `save_pretrained`, and read back by this package: both sides hold the same weights. Token
+classification's default is exported and served from the SavedModel; the other settings run the same signature
+functions eagerly (tracing and saving one costs a minute or more on 2 cores, running it eagerly ~7 s).
 """
 
 import contextlib
@@ -144,8 +144,8 @@ def sst2(tmp_path_factory, tools):
 def test_text_classification_matches_pipeline(sst2, function_to_apply, top_k):
     transformers, fast, pt, model, tokenizer, tmp = sst2
     texts = sst2_sentences(ROWS)
-    got = _answer(model, tokenizer, tmp / f"served_{top_k}", {"text": tf.constant(texts)}, exported=function_to_apply is None,
-                  max_length=MAX_LENGTH, function_to_apply=function_to_apply, top_k=top_k)
+    got = _answer(model, tokenizer, tmp, {"text": tf.constant(texts)}, max_length=MAX_LENGTH,
+                  function_to_apply=function_to_apply, top_k=top_k)
     pipe = transformers.pipeline("text-classification", model=pt, tokenizer=fast)
     settings = {"top_k": 1 if top_k is None else top_k}
     if function_to_apply is not None:
@@ -181,11 +181,11 @@ def mlm(tmp_path_factory, tools):
 @pytest.mark.parametrize("top_k", [None, 3])
 def test_fill_mask_matches_pipeline(mlm, top_k):
     transformers, fast, pt, model, tokenizer, tmp = mlm
-    got = _answer(model, tokenizer, tmp / f"served_{top_k}", {"text": tf.constant(FILL)}, exported=top_k is None,
-                  max_length=32, **({} if top_k is None else {"top_k": top_k}))
+    options = {} if top_k is None else {"top_k": top_k}
+    got = _answer(model, tokenizer, tmp, {"text": tf.constant(FILL)}, max_length=32, **options)
     pipe = transformers.pipeline("fill-mask", model=pt, tokenizer=fast)
     equal = 0
-    for row, want in enumerate(pipe(FILL, **({} if top_k is None else {"top_k": top_k}))):
+    for row, want in enumerate(pipe(FILL, **options)):
         masks = want if isinstance(want[0], list) else [want]
         ok = got["num_masks"][row] == len(masks)
         for m, candidates in enumerate(masks):
