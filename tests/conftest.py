@@ -11,10 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-# Names that tests imported from here before helpers.py held them; import them from helpers.
-from helpers import (  # noqa: E402,F401
-    SHARED_DATA, TINY, batch, max_diff, minilm_folder, sst2_sentences, torch_reference, torch_run,
-)
+from helpers import minilm_folder  # noqa: E402
 
 # CI replays the same examples on every run (a red build always reproduces); set
 # HYPOTHESIS_PROFILE=explore to search new examples locally.

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from conftest import minilm_folder
+from helpers import minilm_folder
 from keras_bert_suite.export import export_saved_model, postprocess, warmup
 from keras_bert_suite.export.signatures import ExportOptions
 from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from conftest import TINY
+from helpers import TINY
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.compat import check_tf_serving
 from keras_bert_suite.layers.sentence_pooling import POOLING_MODES
