@@ -106,12 +106,17 @@ def default_cache_dir() -> str:
 def _offline_constant(value):
     """`huggingface_hub.constants.HF_HUB_OFFLINE` set to `value` inside the block, restored after it."""
     from huggingface_hub import constants
+    from huggingface_hub.utils import reset_sessions
 
     saved, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, value
+    if saved != value:
+        reset_sessions()  # huggingface_hub's cached HTTP session keeps the offline state it was made in
     try:
         yield
     finally:
         constants.HF_HUB_OFFLINE = saved
+        if saved != value:
+            reset_sessions()
 
 
 def _endpoint():

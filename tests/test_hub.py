@@ -272,3 +272,16 @@ def test_keras_hub_preset_repos_fetch_their_own_files(hub, tmp_path, tiny_repo):
     os.remove(preset / "assets" / "tokenizer" / "vocabulary.txt")
     with pytest.raises(PretrainedNotFoundError, match="no vocabulary.*vocab.txt, assets/tokenizer/vocabulary.txt"):
         resolve_pretrained("keras/tiny-preset", kind="tokenizer", force_download=True)
+
+
+def test_download_after_huggingface_hub_made_its_session_offline(hub, monkeypatch):
+    """huggingface_hub caches one HTTP session, made with an offline adapter when HF_HUB_OFFLINE was on at the
+    time (sentence-transformers, transformers or keras-hub may have made it so earlier in the process)."""
+    from huggingface_hub.utils import get_session, reset_sessions
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    reset_sessions()
+    get_session()  # cached with the offline adapter
+    folder = resolve_pretrained("org/tiny", kind="config")
+    assert os.path.isfile(os.path.join(folder, "config.json"))
+    assert hub.downloaded() == ["/org/tiny/resolve/main/config.json"]
