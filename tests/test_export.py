@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
+from keras_bert_suite.data import read_conll
 from helpers import SHARED_DATA, minilm_folder
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
@@ -30,16 +31,8 @@ def _sst2(n):
 
 
 def _conll(n):
-    sentences, words = [], []
-    with open(os.path.join(SHARED_DATA, "conll2003", "valid.txt"), encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                if words:
-                    sentences.append(" ".join(words))
-                    words = []
-            elif not line.startswith("-DOCSTART-"):
-                words.append(line.split()[0])
-    return [s for s in sentences if len(s) > 30][:n]
+    sentences = read_conll(os.path.join(SHARED_DATA, "conll2003", "valid.txt"))["tokens"]
+    return [text for text in (" ".join(words) for words in sentences) if len(text) > 30][:n]
 
 
 def _squad(n):

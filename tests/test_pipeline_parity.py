@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
+from keras_bert_suite.data import read_conll
 from helpers import SHARED_DATA, minilm_folder, sst2_sentences
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.signatures import ExportOptions, build_signatures
@@ -28,16 +29,8 @@ MAX_LENGTH = 128
 
 def conll_sentences(n):
     """The first `n` sentences of CoNLL-2003 valid.txt, words joined by spaces."""
-    sentences, words = [], []
-    with open(os.path.join(SHARED_DATA, "conll2003", "valid.txt"), encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                if words:
-                    sentences.append(" ".join(words))
-                words = []
-            elif not line.startswith("-DOCSTART-"):
-                words.append(line.split()[0])
-    return sentences[:n]
+    sentences = read_conll(os.path.join(SHARED_DATA, "conll2003", "valid.txt"), limit=n)["tokens"]
+    return [" ".join(words) for words in sentences]
 
 
 def _torch_pair(tmp_path, class_name, head, scale, seed=0, **config):
