@@ -179,3 +179,10 @@ def test_second_env_is_created_atomically_and_reused(tmp_path, monkeypatch):
     assert second_env.ensure_venv("env", ["pkg==1"], base=str(tmp_path)) == python and len(calls) == 4
     second_env.ensure_venv("env", ["pkg==2"], base=str(tmp_path))  # other pins: made again
     assert len(calls) == 6 and second_env.is_complete(str(tmp_path / "env"), ["pkg==2"])
+
+
+def test_second_env_subprocesses_do_not_inherit_this_environments_keras_or_paths(monkeypatch):
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")  # what importing transformers' TF models sets
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    env = second_env.subprocess_env(TF_CPP_MIN_LOG_LEVEL="2")
+    assert "TF_USE_LEGACY_KERAS" not in env and "PYTHONPATH" not in env and env["TF_CPP_MIN_LOG_LEVEL"] == "2"

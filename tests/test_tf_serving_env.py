@@ -25,7 +25,7 @@ from keras_bert_suite.layers.sentence_pooling import POOLING_MODES
 from keras_bert_suite.tokenizers import BertTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository's tools/
-from tools.second_env import TF_SERVING_2_20, ensure_venv  # noqa: E402
+from tools.second_env import TF_SERVING_2_20, ensure_venv, subprocess_env  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -125,12 +125,14 @@ def _here(loaded, signature, inputs):
     return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
 
-def test_every_export_answers_alike_in_tf_serving_2_20_environment(exports, tf220_python, tmp_path):
+def test_every_export_answers_alike_in_tf_serving_2_20_environment(exports, tf220_python, tmp_path, monkeypatch):
     from tensorflow_serving.apis import predict_pb2
 
+    # As after any test that imported transformers' TF models in this worker: it must not reach the other environment.
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+
     root, paths = exports
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("PYTHONPATH", None)
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2")
     server = subprocess.Popen([tf220_python, "-I", "-c", SERVER, str(root), str(tmp_path)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env)
     try:  # this process's answers while the other environment computes its own

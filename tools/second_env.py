@@ -37,6 +37,25 @@ def cache_dir():
     return os.environ.get("KBS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras-bert-suite")
 
 
+# Variables this process may hold that would change how the other environment imports: transformers sets
+# TF_USE_LEGACY_KERAS=1 when imported (the other environment has no tf_keras), PYTHONPATH points at this one's
+# packages.
+_NOT_INHERITED = ("PYTHONPATH", "TF_USE_LEGACY_KERAS", "PYTHONHOME")
+
+
+def subprocess_env(**extra):
+    """This process's environment variables minus those that would leak into a second environment, plus `extra`.
+
+    Example:
+        >>> env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2")
+        >>> "TF_USE_LEGACY_KERAS" in env
+        False
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env.update(extra)
+    return env
+
+
 def venv_python(folder):
     return os.path.join(folder, "bin", "python")
 

@@ -63,8 +63,9 @@ def dump():
 
 
 def _run_dump(python, pythonpath=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("PYTHONPATH", None)
+    from tools import second_env
+
+    env = second_env.subprocess_env(TF_CPP_MIN_LOG_LEVEL="3")
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     proc = subprocess.run([python, os.path.abspath(__file__), "--dump"], capture_output=True, text=True,
