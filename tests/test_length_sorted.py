@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import keras_bert_suite as kbs
 from helpers import TINY
-from keras_bert_suite.export.length_sorted import run_by_length
+from keras_bert_suite.export.length_sorted import chunk_bounds, chunk_sizes, run_by_length
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +41,13 @@ def test_same_answers_as_one_call(model, lengths, chunk_size):
     real = mask.astype(bool)
     np.testing.assert_allclose(got["logits"].numpy()[real], want["logits"].numpy()[real], atol=1e-5)
     np.testing.assert_allclose(got["first"], want["first"], atol=1e-5)
-    # every chunk is at most chunk_size rows, cut to its longest row rounded up to 16
-    assert len(shapes) == -(-len(lengths) // chunk_size)
-    assert all(b <= chunk_size and (t % 16 == 0 or t == 48) for b, t in shapes)
+    # full chunks of chunk_size rows, then the rest as powers of two, largest first (11 rows by 4: 4, 4, 2, 1);
+    # each chunk cut to its longest row rounded up to 16
+    full, rest = divmod(len(lengths), chunk_size)
+    want_rows = [chunk_size] * full + [p for p in (4, 2, 1) if p < chunk_size and rest & p]
+    assert [b for b, _ in shapes] == want_rows
+    assert all(t % 16 == 0 or t == 48 for _, t in shapes)
+    assert set(want_rows) <= set(chunk_sizes(chunk_size))
 
 
 def test_in_a_graph_with_unknown_batch_and_empty_batch(model):
@@ -60,3 +64,15 @@ def test_in_a_graph_with_unknown_batch_and_empty_batch(model):
     np.testing.assert_allclose(got[mask.astype(bool)], want[mask.astype(bool)], atol=1e-5)
     empty = serve(*(np.zeros((0, 16), "int32"),) * 3)["logits"]
     assert empty.shape == (0, 16, 3)
+
+
+def test_chunk_bounds_full_chunks_then_powers_of_two():
+    assert chunk_sizes(8) == [8, 4, 2, 1] and chunk_sizes(6) == [6, 4, 2, 1] and chunk_sizes(1) == [1]
+    for n in range(0, 40):
+        for chunk_size in (1, 3, 6, 8):
+            starts, sizes = (t.numpy().tolist() for t in chunk_bounds(tf.constant(n), chunk_size))
+            assert sizes[-1] == 0 and sum(sizes) == n, (n, chunk_size)
+            assert starts == [sum(sizes[:i]) for i in range(len(sizes))]
+            real = sizes[:-1]
+            assert real == sorted(real, reverse=True) and set(real) <= set(chunk_sizes(chunk_size))
+            assert len(real) == n // chunk_size + bin(n % chunk_size).count("1")

@@ -6,8 +6,11 @@ rows by length and running them `chunk_size` at a time, each chunk cut to its lo
 `multiple`), spends compute on real tokens. The outputs are put back in the request's order and, for
 per-token outputs, padded back to the batch's length, so callers see what one call on the whole batch gives.
 
-With an XLA-compiled `run`, chunks also bound the shapes XLA compiles for: at most `chunk_size` rows by
-`max_length / multiple` lengths, whatever the size of the request.
+With an XLA-compiled `run`, chunks also bound the shapes XLA compiles for, whatever the size of the request. A
+request of n = k x chunk_size + r rows runs k full chunks, then the r rows left as chunks of the powers of two in r
+(r = 7: 4, 2, 1 rows): chunk row counts are `chunk_sizes(chunk_size)` (8, 4, 2, 1 for 8), no row is padded, and
+the shapes are those row counts by `max_length / multiple` lengths (half as many as with every count 1..8, and so
+half the compilations a warmup has to replay).
 
 Example:
     >>> out = run_by_length(run, ids, mask, types, chunk_size=8, multiple=16, token_keys=("logits",))
@@ -17,8 +20,29 @@ Example:
 import tensorflow as tf
 
 
-def _chunk(inputs, lengths, start, chunk_size, multiple, n, full):
-    end = tf.minimum(start + chunk_size, n)
+def chunk_sizes(chunk_size):
+    """The row counts a chunk can have: `chunk_size`, then the powers of two below it, largest first.
+
+    Example:
+        >>> chunk_sizes(8), chunk_sizes(6)
+        ([8, 4, 2, 1], [6, 4, 2, 1])
+    """
+    return [chunk_size] + [2 ** i for i in reversed(range(chunk_size.bit_length())) if 2 ** i < chunk_size]
+
+
+def chunk_bounds(n, chunk_size):
+    """(starts, sizes): int32 [num_chunks + 1] each, the chunks of n sorted rows (the last entry, size 0, pads an
+    empty batch's single chunk). Full chunks of `chunk_size` rows first, then the remainder r as the powers of two
+    in r, largest first."""
+    powers = tf.constant(chunk_sizes(chunk_size)[1:], tf.int32)
+    full, rest = n // chunk_size, n % chunk_size
+    tail = tf.boolean_mask(powers, tf.bitwise.bitwise_and(rest, powers) > 0)
+    sizes = tf.concat([tf.fill([full], chunk_size), tail, [0]], axis=0)
+    return tf.cumsum(sizes, exclusive=True), sizes
+
+
+def _chunk(inputs, lengths, start, size, multiple, full):
+    end = start + size
     longest = tf.reduce_max(tf.concat([lengths[start:end], [1]], axis=0))
     cut = tf.minimum((longest + multiple - 1) // multiple * multiple, full)
     return [t[start:end, :cut] for t in inputs], cut
@@ -68,7 +92,7 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         run: the model function; every output has the batch as axis 0, and the outputs named in
             `token_keys` have the sequence as axis 1.
         input_ids, attention_mask, token_type_ids: int [batch, length] (padding has attention_mask 0).
-        chunk_size: rows per call of `run`.
+        chunk_size: rows per call of `run` (the last rows: fewer, see `chunk_sizes`).
         multiple: each chunk's length is rounded up to a multiple of this (fewer shapes to compile).
         token_keys: outputs with a sequence axis; they are padded back to `length` with zeros.
 
@@ -82,16 +106,17 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
     inputs = [tf.gather(t, order) for t in (input_ids, attention_mask, token_type_ids)]
     lengths = tf.gather(lengths, order)
     n, full = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
-    num_chunks = (n + chunk_size - 1) // chunk_size
+    starts, sizes = chunk_bounds(n, chunk_size)
+    num_chunks = tf.size(sizes) - 1
 
     # The first chunk runs outside the loop: it gives the outputs' names and dtypes.
-    first, cut = _chunk(inputs, lengths, 0, chunk_size, multiple, n, full)
+    first, cut = _chunk(inputs, lengths, starts[0], sizes[0], multiple, full)
     out = _pad_tokens(run(*first), token_keys, cut, full)
     size = tf.maximum(num_chunks, 1)  # an empty batch still writes its (empty) first chunk
     arrays = {k: tf.TensorArray(v.dtype, size=size, infer_shape=False).write(0, v) for k, v in out.items()}
 
     def body(i, arrays):
-        chunk, cut = _chunk(inputs, lengths, i * chunk_size, chunk_size, multiple, n, full)
+        chunk, cut = _chunk(inputs, lengths, starts[i], sizes[i], multiple, full)
         result = _pad_tokens(run(*chunk), token_keys, cut, full)
         return i + 1, {k: arrays[k].write(i, result[k]) for k in arrays}
 
