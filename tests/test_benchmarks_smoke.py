@@ -33,3 +33,47 @@ def test_benchmark_smoke(name):
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = "ratio to Rust" if name == "tokenizers" else "|"  # tokenizers prints lines, the others tables
     assert printed in proc.stdout and "failed" not in proc.stdout, proc.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_sweep_quick_writes_resumes_and_draws(tmp_path):
+    """The cost-growth sweep: one tiny cell per implementation goes to the CSV, a second run skips it, charts
+    are drawn from the CSV."""
+    import csv
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.abspath(ROOT))
+    cmd = [sys.executable, "-m", "tools.bench.sweep", "--quick", "--out", str(tmp_path)]
+    first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    with open(tmp_path / "encoder.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["impl"] for r in rows) == ["ours-xla", "torch"]
+    assert all((r["length"], r["batch"]) == ("16", "2") and float(r["ms_per_call_p50"]) > 0 for r in rows)
+    assert all(r["load_avg_1m"] and r["peak_rss_mb"] and r["machine"] for r in rows)
+    second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count("already in") == 2, second.stdout[-3000:]
+    with open(tmp_path / "encoder.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    assert (tmp_path / "encoder_time.png").stat().st_size > 0
+    assert (tmp_path / "encoder_ratio.png").stat().st_size > 0
+    assert "ours vs best peer" in second.stdout
+
+
+@pytest.mark.slow
+def test_sweep_texts_have_exactly_the_target_length():
+    """Serving rows of real text tokenize to exactly the target length, in ours and in transformers' tokenizer."""
+    import transformers
+
+    from keras_bert_suite.tokenizers import BertTokenizer
+    from tools.bench.serving import minilm_folder
+    from tools.bench.sweep import exact_length_texts
+
+    folder = minilm_folder()
+    reference = transformers.BertTokenizerFast.from_pretrained(folder)
+    for length in (8, 32):
+        texts = exact_length_texts(BertTokenizer.from_pretrained(folder), length, 5)
+        assert len(set(texts)) == 5
+        assert [len(ids) for ids in reference(texts)["input_ids"]] == [length] * 5
+    with pytest.raises(ValueError, match="at least 3"):
+        exact_length_texts(BertTokenizer.from_pretrained(folder), 2, 1)

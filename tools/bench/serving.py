@@ -45,9 +45,17 @@ def _batches(texts, size):
     return [texts[i:i + size] for i in range(0, len(texts), size)]
 
 
-def worker(impl, n, batch, repeats):
-    texts = sentences(n)
-    chunks = _batches(texts, batch)
+def load(impl, max_length=MAX_LENGTH, warmup=True):
+    """Load (and for ours, export) one implementation for raw text up to `max_length` tokens.
+
+    Args:
+        impl: one of IMPLS. max_length: longest tokenized row (longer rows are truncated by the tokenizer).
+        warmup: for ours, whether the export writes TF Serving warmup records.
+    Returns:
+        `make(chunks)`: chunks is a list of lists of strings; it returns a no-argument function that classifies
+        every chunk once (one call per chunk) and fetches the labels.
+    Example: `fn = load("torch+rust-tokenizer", 64)([["a sentence", "another"]]); fn()`
+    """
     folder = minilm_folder()
     if impl in OURS:
         import tempfile
@@ -60,13 +68,16 @@ def worker(impl, n, batch, repeats):
 
         model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
         path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
-                                  max_length=MAX_LENGTH, **OURS[impl])
+                                  max_length=max_length, warmup=warmup, **OURS[impl])
         fn_ = tf.saved_model.load(path).signatures["serving_default"]
-        tensors = [tf.constant(c) for c in chunks]
 
-        def fn():
-            for t in tensors:
-                fn_(text=t)["label"].numpy()
+        def make(chunks):
+            tensors = [tf.constant(c) for c in chunks]
+
+            def fn():
+                for t in tensors:
+                    fn_(text=t)["label"].numpy()
+            return fn
     elif impl == "torch+rust-tokenizer":
         import torch
         import transformers
@@ -75,11 +86,13 @@ def worker(impl, n, batch, repeats):
         tok = transformers.BertTokenizerFast.from_pretrained(folder)
         model = transformers.BertForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
 
-        def fn():
-            with torch.no_grad():
-                for c in chunks:
-                    enc = tok(c, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-                    model(**enc).logits.argmax(-1).numpy()
+        def make(chunks):
+            def fn():
+                with torch.no_grad():
+                    for c in chunks:
+                        enc = tok(c, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+                        model(**enc).logits.argmax(-1).numpy()
+            return fn
     elif impl == "hf-tf-xla+rust-tokenizer":
         import tensorflow as tf
         import transformers
@@ -88,11 +101,13 @@ def worker(impl, n, batch, repeats):
         model = transformers.TFBertForSequenceClassification.from_pretrained(folder, num_labels=2, from_pt=True)
         call = tf.function(lambda x: tf.argmax(model(x, training=False).logits, -1), jit_compile=True)
 
-        def fn():
-            for c in chunks:
-                enc = tok(c, padding=True, truncation=True, max_length=MAX_LENGTH, pad_to_multiple_of=16,
-                          return_tensors="tf")
-                call(dict(enc)).numpy()
+        def make(chunks):
+            def fn():
+                for c in chunks:
+                    enc = tok(c, padding=True, truncation=True, max_length=max_length, pad_to_multiple_of=16,
+                              return_tensors="tf")
+                    call(dict(enc)).numpy()
+            return fn
     elif impl == "kerashub-xla":
         import keras_hub
         import tensorflow as tf
@@ -101,20 +116,29 @@ def worker(impl, n, batch, repeats):
 
         c = SHAPES["minilm"]
         tokenizer = keras_hub.models.BertTokenizer(vocabulary=os.path.join(folder, "vocab.txt"), lowercase=True)
-        pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=MAX_LENGTH)
+        pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=max_length)
         backbone = keras_hub.models.BertBackbone(
             vocabulary_size=30522, num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
             hidden_dim=c["hidden_size"], intermediate_dim=c["intermediate_size"], max_sequence_length=512,
         )
         classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
         call = tf.function(lambda x: tf.argmax(classifier(x, training=False), -1), jit_compile=True)
-        tensors = [tf.constant(ch) for ch in chunks]
 
-        def fn():
-            for t in tensors:
-                call(pre(t)).numpy()
+        def make(chunks):
+            tensors = [tf.constant(ch) for ch in chunks]
+
+            def fn():
+                for t in tensors:
+                    call(pre(t)).numpy()
+            return fn
     else:
-        raise ValueError(impl)
+        raise ValueError(f"unknown serving implementation {impl!r}; known: {', '.join(IMPLS)}")
+    return make
+
+
+def worker(impl, n, batch, repeats):
+    texts = sentences(n)
+    fn = load(impl)(_batches(texts, batch))
     seconds = time_calls(fn, repeats, warmup=1)
     emit({"impl": impl, "sentences_per_s": len(texts) / seconds})
 
