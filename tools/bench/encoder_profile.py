@@ -4,6 +4,8 @@ Parts, each an XLA-compiled function timed in the same process, interleaved over
 - `dense matmuls`: per layer the query, key, value, attention-output and two feed-forward products
   ([batch x length, hidden] by the weight matrices), chained as in the encoder;
 - `attention core`: per layer the scores, the float32 softmax with the mask and the weighted sum of values;
+- `attention products`: the same two batched products alone (scores and weighted values, no scale, mask or
+  softmax): the attention core's share that is matrix multiplication;
 - `everything else` is what remains of the whole encoder: embeddings, bias adds, GELU, layer norms, residual
   adds, head reshapes.
 
@@ -13,6 +15,7 @@ bounds how much faster any fp32 XLA implementation of the same model can be than
 Usage:
     python -m tools.bench.encoder_profile                          # MiniLM shape, batch 8 x 128
     python -m tools.bench.encoder_profile --shape base
+    python -m tools.bench.encoder_profile --clock cpu              # CPU seconds: steadier on a loaded machine
     python -m tools.bench.encoder_profile --shape tiny --batch 2 --length 16 --rounds 1 --repeats 1   # smoke
 """
 
@@ -56,6 +59,13 @@ def _parts(shape, batch, length):
         return h
 
     @tf.function(jit_compile=True)
+    def products():
+        q, k, v = qkv
+        for _ in range(layers):
+            q = tf.einsum("bnqk,bnkd->bnqd", tf.einsum("bnqd,bnkd->bnqk", q, k), v)
+        return q
+
+    @tf.function(jit_compile=True)
     def attention():
         q, k, v = qkv
         for _ in range(layers):
@@ -64,7 +74,10 @@ def _parts(shape, batch, length):
         return q
 
     flops = 2 * batch * length * layers * (4 * hidden * hidden + 2 * hidden * inner)
-    return {"whole encoder": encoder, "dense matmuls": matmuls, "attention core": attention}, flops
+    attention_flops = 2 * 2 * batch * length * length * hidden * layers
+    parts = {"whole encoder": encoder, "dense matmuls": matmuls, "attention core": attention,
+             "attention products": products}
+    return parts, flops, attention_flops
 
 
 def main(argv=None):
@@ -74,29 +87,37 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=128)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                   help="wall: elapsed seconds; cpu: this process's CPU seconds (steadier on a shared machine)")
     args = p.parse_args(argv)
 
     import numpy as np
 
-    parts, flops = _parts(args.shape, args.batch, args.length)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    parts, flops, attention_flops = _parts(args.shape, args.batch, args.length)
     for fn in parts.values():
         fn().numpy()  # compile
     seconds = {name: [] for name in parts}
     for _ in range(args.rounds):
         for name, fn in parts.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(args.repeats):
                 fn().numpy()
-            seconds[name].append((time.perf_counter() - start) / args.repeats)
+            seconds[name].append((clock() - start) / args.repeats)
     ms = {name: 1000 * float(np.median(v)) for name, v in seconds.items()}
     whole = ms["whole encoder"]
     ms["everything else"] = max(whole - ms["dense matmuls"] - ms["attention core"], 0.0)
+    ms["scale, mask, softmax"] = max(ms["attention core"] - ms["attention products"], 0.0)
     rows = [[name, f"{ms[name]:.1f}", f"{100 * ms[name] / whole:.0f}%"]
-            for name in ("whole encoder", "dense matmuls", "attention core", "everything else")]
+            for name in ("whole encoder", "dense matmuls", "attention core", "attention products",
+                         "scale, mask, softmax", "everything else")]
     print(f"machine: {machine()}; {args.shape}, batch {args.batch} x {args.length}, XLA, fp32; "
-          f"median of {args.rounds} rounds x {args.repeats} calls")
-    print(table(rows, ["part", "ms per call", "share of the whole"]))
-    print(f"dense matmuls: {flops / ms['dense matmuls'] / 1e6:.1f} GFLOP/s")
+          f"median of {args.rounds} rounds x {args.repeats} calls; {args.clock} time")
+    print(table(rows, ["part", f"{args.clock} ms per call", "share of the whole"]))
+    print(f"dense matmuls: {flops / ms['dense matmuls'] / 1e6:.1f} GFLOP/s; attention products: "
+          f"{attention_flops / ms['attention products'] / 1e6:.1f} GFLOP/s (per {args.clock} second)")
+    print(f"whole / dense matmuls: {whole / ms['dense matmuls']:.3f}x; whole / (dense matmuls + attention "
+          f"products): {whole / (ms['dense matmuls'] + ms['attention products']):.3f}x")
 
 
 if __name__ == "__main__":
