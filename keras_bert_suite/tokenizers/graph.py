@@ -7,6 +7,9 @@ offsets equal the pure-Python tokenizer's, which equal transformers' Python `Ber
   and only if a batch holds such a character) -> `never_split` / special-token words -> stage B table (lower-case,
   strip accents) -> split on whitespace, punctuation, CJK -> words over 100 characters become [UNK] ->
   tensorflow_text.FastWordpieceTokenizer on whole words (its own normalization and pre-tokenization off).
+Where nothing runs between the two tables (accents stripped, so no NFC, and no whole-word entry that can match
+after stage A: uncased BERT, whose special tokens hold upper-case letters), stage A then B is one precomputed
+table (tables.stage_ab_table): one look-up and one expansion instead of two, same characters and spans.
 The per-character tables come from Python's `unicodedata` (tables.py), so the graph agrees with the reference
 Python on every code point, whatever Unicode version the TensorFlow ops were built with.
 
@@ -60,19 +63,23 @@ class _Table:
             return [code] + carry
 
         def deletions_only():
-            mask = code >= 0
-            return [tf.boolean_mask(code, mask)] + [tf.boolean_mask(c, mask) for c in carry]
+            kept = tf.where(code >= 0)[:, 0]  # one index for every field (a boolean_mask each would redo it)
+            return [tf.gather(code, kept)] + [tf.gather(c, kept) for c in carry]
 
         def expand():
             single = code >= 0
             k = tf.cast(tf.maximum(-code - 2, 0), tf.int64)
             lens = tf.where(single, tf.constant(1, tf.int64), tf.where(code == -1, tf.constant(0, tf.int64),
                                                                        tf.gather(self.multi_lens, k)))
-            idx = tf.repeat(tf.range(tf.size(code, out_type=tf.int64)), lens)
-            starts = tf.cumsum(lens, exclusive=True)
-            within = tf.range(tf.size(idx, out_type=tf.int64)) - tf.gather(starts, idx)
-            multi_pos = tf.gather(self.multi_starts, tf.gather(k, idx)) + within
-            value = tf.where(tf.gather(single, idx), tf.gather(code, idx), tf.gather(self.multi_values, multi_pos))
+            n = tf.size(code, out_type=tf.int64)
+            # Every output character is read from `values` (the table's multi-character outputs, then this call's
+            # single ones): input i's outputs start at `base[i]` there.
+            values = tf.concat([self.multi_values, code], axis=0)
+            base = tf.where(single, tf.size(self.multi_values, out_type=tf.int64) + tf.range(n),
+                            tf.gather(self.multi_starts, k))
+            idx = tf.repeat(tf.range(n), lens)
+            first_output = tf.cumsum(lens, exclusive=True)
+            value = tf.gather(values, tf.gather(base - first_output, idx) + tf.range(tf.size(idx, out_type=tf.int64)))
             return [value] + [tf.gather(c, idx) for c in carry]
 
         if not self.has_multi:
@@ -89,16 +96,23 @@ class _Table:
 def decode_utf8(texts):
     """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows."""
     rt = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
-    # Each invalid sequence becomes one U+FFFD under "replace" and nothing under "ignore".
-    kept = tf.strings.unicode_decode(texts, "UTF-8", errors="ignore")
-    bad = tf.not_equal(rt.row_lengths(), kept.row_lengths())
-    check = tf.debugging.Assert(
-        tf.logical_not(tf.reduce_any(bad)),
-        ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(tf.where(bad)[:, 0]),
-                                                                 separator=", ")],
-        name="invalid_utf8",
-    )
-    with tf.control_dependencies([check]):
+
+    def check():
+        # Each invalid sequence becomes one U+FFFD under "replace" and nothing under "ignore".
+        kept = tf.strings.unicode_decode(texts, "UTF-8", errors="ignore")
+        bad = tf.not_equal(rt.row_lengths(), kept.row_lengths())
+        assertion = tf.debugging.Assert(
+            tf.logical_not(tf.reduce_any(bad)),
+            ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(tf.where(bad)[:, 0]),
+                                                                     separator=", ")],
+            name="invalid_utf8",
+        )
+        with tf.control_dependencies([assertion]):
+            return tf.constant(True)
+
+    # Without any U+FFFD in the decoded text every byte was valid: the second decode is skipped.
+    valid = tf.cond(tf.reduce_any(tf.equal(rt.flat_values, 0xFFFD)), check, lambda: tf.constant(True))
+    with tf.control_dependencies([valid]):
         return tf.identity(rt)
 
 
@@ -176,7 +190,8 @@ class GraphTokenizer:
 
     The steps of `tokenize` are separate methods, each from tensors to tensors, so they can be traced and timed
     one by one (tools/bench/tokenizer_profile.py): `decode` -> `mark_specials` -> `apply_stage_a` ->
-    `compose_nfc` -> `classify` -> `apply_stage_b` -> `split_words` -> `apply_wordpiece` -> `piece_offsets`.
+    `compose_nfc` -> `classify` -> `apply_stage_b` -> `split_words` -> `apply_wordpiece` -> `piece_offsets`;
+    when `fused` (see the module docstring), `apply_fused` replaces the four steps from stage A to stage B.
 
     Example:
         >>> g = GraphTokenizer(vocab_list, NormalizerConfig(), unk_token="[UNK]")
@@ -207,13 +222,28 @@ class GraphTokenizer:
             if s not in vocab:
                 raise ValueError(f"Special token {s!r} is not in the vocabulary")
         self.specials = cfg.specials_by_length
-        self.stage_a = _Table(tables.stage_a_table(cfg.do_lower_case))
-        b = tables.stage_b_table(cfg.do_lower_case, cfg.strip)
-        self.stage_b = None if (not cfg.do_lower_case and not cfg.strip) else _Table(b)
+        a = tables.stage_a_table(cfg.do_lower_case)
         self.classes = tf.constant(tables.class_table(), dtype=tf.uint8)
         # Whole-word entries: user never_split (looked up directly) and special tokens (kept whole).
         never = sorted(cfg.never_split)
         kept = [s for s in sorted(set(cfg.specials)) if s not in cfg.never_split]
+        entry_bytes = 4 * max([len(e) for e in never + kept] + [0])
+        if not cfg.nfc:
+            # Entries are compared with words after stage A: one holding a character stage A never outputs
+            # (an upper-case letter when lower-casing: "[CLS]") can never match, so it is not searched for.
+            reachable = tables.image(a)
+            never, kept = [[e for e in group if all(reachable[ord(c)] for c in e)] for group in (never, kept)]
+        # With nothing between the two per-character stages (no NFC, no whole-word entry), both are one look-up.
+        self.fused = (
+            (cfg.do_lower_case or cfg.strip) and not cfg.nfc and not (never or kept)
+            and tables.stage_b_keeps_cjk(cfg.do_lower_case, cfg.strip)
+        )
+        if self.fused:
+            self.stage_ab = _Table(tables.stage_ab_table(cfg.do_lower_case, cfg.strip))
+        else:
+            self.stage_a = _Table(a)
+            b = tables.stage_b_table(cfg.do_lower_case, cfg.strip)
+            self.stage_b = None if (not cfg.do_lower_case and not cfg.strip) else _Table(b)
         self.word_entries = never + kept
         self.word_kinds = [normalize.NEVER_SPLIT] * len(never) + [normalize.KEPT] * len(kept)
         self.word_replacements = [e if e in vocab else unk_token for e in never] + kept
@@ -224,7 +254,7 @@ class GraphTokenizer:
         self.wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=self.vocab_list,
             suffix_indicator="##",
-            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD + 4 * max([len(e) for e in self.word_entries] + [0]),
+            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD + entry_bytes,
             token_out_type=tf.int64,
             unknown_token=unk_token,
             no_pretokenization=True,
@@ -372,8 +402,9 @@ class GraphTokenizer:
         """Split on whitespace, punctuation, CJK characters and special-token/entry edges -> Words (words over
         100 characters become [UNK], `never_split` entries their token)."""
         space = _has(classes, tables.SPACE) & ~chars.special
-        kept = entry > 0
-        punct = _has(classes, tables.PUNCT) & ~chars.special & ~kept
+        punct = _has(classes, tables.PUNCT) & ~chars.special
+        if entry is not None:
+            punct &= ~(entry > 0)
         alone = punct | cjk
         special, was_special = chars.special, _prev(chars.special, False)
         word_starts = (
@@ -384,23 +415,25 @@ class GraphTokenizer:
             | chars.special_start
             | (was_special & (~special | chars.special_start))
             | (special & ~was_special)
-            | tf.not_equal(entry, _prev(entry, 0))
         )
+        if entry is not None:
+            word_starts |= tf.not_equal(entry, _prev(entry, 0))
         in_word = ~space
-        chars = Chars(*[tf.boolean_mask(x, in_word) for x in chars])
-        entry = tf.boolean_mask(entry, in_word)
-        word_starts = tf.boolean_mask(word_starts, in_word)
+        word_char = tf.where(in_word)[:, 0]
+        chars = Chars(*[tf.gather(x, word_char) for x in chars])
+        word_starts = tf.gather(word_starts, word_char)
         word = tf.cumsum(tf.cast(word_starts, tf.int64)) - 1
         n_words = tf.reduce_sum(tf.cast(word_starts, tf.int64))
-        first = tf.boolean_mask(tf.range(tf.size(chars.codepoint, out_type=tf.int64)), word_starts)
+        first = tf.where(word_starts)[:, 0]
         ragged = tf.RaggedTensor.from_value_rowids(chars.codepoint, word, nrows=n_words)
         text = tf.strings.unicode_encode(ragged, "UTF-8")
-        word_entry = tf.gather(entry, first)
         too_long = (ragged.row_lengths() > MAX_INPUT_CHARS_PER_WORD) & ~tf.gather(chars.special, first)
-        never_split = tf.equal(tf.gather(tf.constant([0] + self.word_kinds, tf.int64), word_entry),
-                               normalize.NEVER_SPLIT)
-        replaced = too_long | never_split
-        if self.word_entries:
+        replaced = too_long
+        if self.word_entries and entry is not None:
+            word_entry = tf.gather(tf.gather(entry, word_char), first)
+            never_split = tf.equal(tf.gather(tf.constant([0] + self.word_kinds, tf.int64), word_entry),
+                                   normalize.NEVER_SPLIT)
+            replaced |= never_split
             replacements = tf.constant([self.unk_token] + self.word_replacements)
             replacement = tf.gather(replacements, tf.where(never_split, word_entry, 0))
         else:
@@ -431,9 +464,22 @@ class GraphTokenizer:
         last_char = tf.searchsorted(char_byte_start, end_byte, side="left", out_type=tf.int64) - 1
         return tf.gather(chars.start, first_char), tf.gather(chars.end, last_char)
 
+    def apply_fused(self, chars):
+        """Stages A and B in one table look-up (when `fused`: no NFC and no whole-word entry between them)
+        -> (Chars, classes, cjk, entry) as `apply_stage_b`'s; `entry` is None (no whole-word entries)."""
+        chars = self._apply_table(self.stage_ab, chars, chars.special)[0]
+        classes = self._class(chars.codepoint)
+        cjk = _has(classes, tables.CJK) & ~chars.special
+        if not self.cfg.tokenize_chinese_chars:
+            cjk = tf.zeros_like(cjk)
+        return chars, classes, cjk, None
+
     def normalize_chars(self, chars):
         """Every normalization step: Chars of the raw text -> (Chars, classes, cjk, entry) ready to split."""
-        chars = self.compose_nfc(self.apply_stage_a(self.mark_specials(chars)))
+        chars = self.mark_specials(chars)
+        if self.fused:
+            return self.apply_fused(chars)
+        chars = self.compose_nfc(self.apply_stage_a(chars))
         return self.apply_stage_b(chars, *self.classify(chars))
 
     # ------------------------------------------------------------------ main

@@ -209,3 +209,38 @@ def strip_active(do_lower_case: bool, strip_accents_setting) -> bool:
     if do_lower_case:
         return strip_accents_setting is not False
     return bool(strip_accents_setting)
+
+
+@functools.lru_cache(maxsize=None)
+def stage_ab_table(lower: bool, strip: bool) -> MappingTable:
+    """Dense table of stage A then stage B on each output of stage A: both per-character steps in one look-up,
+    for settings where nothing runs between them (no NFC, no whole-word entry that can match)."""
+    return _build_mapping(
+        lambda ch: "".join(stage_b_string(c, lower, strip) for c in stage_a_string(ch, lower)),
+        default_delete_unassigned=True,
+    )
+
+
+def image(mapping: MappingTable) -> np.ndarray:
+    """bool [0x110000]: the code points some input character maps to (one of its outputs)."""
+    out = np.zeros(MAX_CODE_POINT, dtype=bool)
+    out[mapping.code[mapping.code >= 0]] = True
+    out[mapping.multi_values] = True
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def stage_b_keeps_cjk(lower: bool, strip: bool) -> bool:
+    """True when stage B maps every CJK character to CJK characters only and every other character to non-CJK
+    ones: the CJK class of a character after stage B then equals that of the character it came from, so CJK
+    splitting can be decided after both stages at once."""
+    b = stage_b_table(lower, strip)
+    cjk = (class_table() & CJK) > 0
+    single = b.code >= 0
+    if np.any(cjk[single] != cjk[b.code[single]]):
+        return False
+    for k, cp in zip(-b.code[b.code <= -2] - 2, np.nonzero(b.code <= -2)[0]):
+        values = b.multi_values[b.multi_splits[k] : b.multi_splits[k + 1]]
+        if np.any(cjk[values] != cjk[cp]):
+            return False
+    return True

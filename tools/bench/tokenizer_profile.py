@@ -9,6 +9,8 @@ the other on the host). Steps, in order (tokenizers/graph.py):
 - `NFC`: composition of clusters holding unstable characters (only when accents are kept);
 - `classes + whole words`: per-code-point class bits and the search for `never_split` / special-token words;
 - `stage B table`: per-code-point lower-casing and accent stripping;
+- `stages A+B table, classes`: instead of the four steps above where the tokenizer fuses the two tables (no NFC,
+  no whole-word entry that can match: uncased BERT), one look-up in the composed table, then the class bits;
 - `word split`: whitespace, punctuation and CJK boundaries, words encoded back to UTF-8;
 - `FastWordpiece`: tensorflow_text.FastWordpieceTokenizer on whole words;
 - `offsets`: piece byte offsets back to input character offsets, rows of ids;
@@ -20,8 +22,9 @@ cost of one step's call (dispatch, inputs and outputs), included in every step's
 step, by the whole tokenizer. Every round times every entry once, in a rotated order; medians over rounds.
 
 Usage:
-    python -m tools.bench.tokenizer_profile                      # SST-2 dev (872 rows) + 1000 UDHR paragraphs, batch 1000
-    python -m tools.bench.tokenizer_profile --rows 50 --udhr-rows 20 --batch 32 --rounds 1 --repeats 1  # smoke
+    python -m tools.bench.tokenizer_profile  # SST-2 dev (872 rows), 1000 UDHR paragraphs, 1000 CLDR rows
+    # a quick smoke run:
+    python -m tools.bench.tokenizer_profile --rows 50 --udhr-rows 20 --cldr-rows 20 --batch 32 --rounds 1 --repeats 1
 """
 
 import argparse
@@ -34,8 +37,9 @@ from tools.bench.common import SHARED, machine, table
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def load_rows(n_english, n_multilingual):
-    """{'english': SST-2 dev sentences, 'multilingual': UDHR paragraphs (72 languages, evenly sampled)}."""
+def load_rows(n_english, n_multilingual, n_cldr=0):
+    """{'english': SST-2 dev sentences, 'multilingual': UDHR paragraphs (72 languages, evenly sampled),
+    'cldr': rows of localized CLDR names (tools/bench/cldr_text.py, evenly sampled; left out when 0)}."""
     with open(os.path.join(SHARED, "sst2", "dev.tsv"), encoding="utf-8") as f:
         next(f)
         english = [line.split("\t")[0] for line in f][:n_english]
@@ -43,7 +47,12 @@ def load_rows(n_english, n_multilingual):
         next(f)
         paragraphs = [line.rstrip("\n").split("\t")[2] for line in f if line.count("\t") >= 2]
     step = max(1, len(paragraphs) // max(1, n_multilingual))
-    return {"english": english, "multilingual": paragraphs[::step][:n_multilingual]}
+    rows = {"english": english, "multilingual": paragraphs[::step][:n_multilingual]}
+    if n_cldr:
+        from tools.bench.cldr_text import cldr_rows
+
+        rows["cldr"] = cldr_rows(n_cldr)
+    return rows
 
 
 def _as_tuple(out):
@@ -76,10 +85,14 @@ def steps(layer):
     return [
         ("UTF-8 decode", passing(g.decode)),
         ("special-token search", passing(g.mark_specials)),
-        ("stage A table", passing(g.apply_stage_a)),
-        ("NFC", passing(g.compose_nfc)),
-        ("classes + whole words", passing(lambda chars: (chars, *g.classify(chars)))),
-        ("stage B table", passing(g.apply_stage_b)),
+        *(
+            [("stages A+B table, classes", passing(g.apply_fused))] if g.fused else [
+                ("stage A table", passing(g.apply_stage_a)),
+                ("NFC", passing(g.compose_nfc)),
+                ("classes + whole words", passing(lambda chars: (chars, *g.classify(chars)))),
+                ("stage B table", passing(g.apply_stage_b)),
+            ]
+        ),
         ("word split", passing(g.split_words)),
         ("FastWordpiece", passing(lambda words: (words, *g.apply_wordpiece(words)))),
         ("offsets", offsets),
@@ -128,6 +141,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=872, help="SST-2 dev sentences (all 872 by default)")
     p.add_argument("--udhr-rows", type=int, default=1000, help="UDHR paragraphs, sampled across languages")
+    p.add_argument("--cldr-rows", type=int, default=1000, help="rows of CLDR names (0: none; needs babel)")
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--rounds", type=int, default=5)
@@ -152,7 +166,7 @@ def main(argv=None):
           f"{args.batch}, max_length {args.max_length}, offsets on; median of {args.rounds} rounds x "
           f"{args.repeats} passes")
     step_names = [name for name, _ in steps(layer)]
-    for corpus, rows in load_rows(args.rows, args.udhr_rows).items():
+    for corpus, rows in load_rows(args.rows, args.udhr_rows, args.cldr_rows).items():
         seconds = profile(layer, rust, rows, args.batch, args.rounds, args.repeats)
         per_1k = {name: 1e6 * s / len(rows) for name, s in seconds.items()}
         total = sum(per_1k[name] for name in step_names)

@@ -6,40 +6,61 @@ Every tokenizer encodes batches of `--batch` lines into padded model inputs (the
 tokenizes; it is the speed limit of the in-graph path, not the reference behaviour).
 
 Usage:
-    python -m tools.bench.tokenizers --lines 10000 --repeats 5
+    python -m tools.bench.tokenizers --lines 10000 --udhr-lines 2000 --cldr-lines 2000 --repeats 5
 """
 
 import argparse
 import os
+import statistics
+import time
 
-from tools.bench.common import bar_chart, time_calls
+from tools.bench.common import bar_chart
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
 
 
-def load_lines(n_sst2, n_udhr):
+def load_lines(n_sst2, n_udhr, n_cldr=0):
+    """{'sst2': SST-2 train sentences, 'udhr': UDHR paragraphs (72 languages), 'cldr': rows of localized CLDR
+    names (tools/bench/cldr_text.py, hundreds of locales; left out when 0)}."""
     with open(os.path.join(SHARED, "sst2", "train.tsv"), encoding="utf-8") as f:
         next(f)
         sst2 = [line.split("\t")[0] for _, line in zip(range(n_sst2), f)]
     with open(os.path.join(SHARED, "multilingual", "udhr_paragraphs.tsv"), encoding="utf-8") as f:
         next(f)
         udhr = [line.rstrip("\n").split("\t")[2] for _, line in zip(range(n_udhr), f) if line.count("\t") >= 2]
-    return {"sst2": sst2, "udhr": udhr}
+    lines = {"sst2": sst2, "udhr": udhr}
+    if n_cldr:
+        from tools.bench.cldr_text import cldr_rows
+
+        lines["cldr"] = cldr_rows(n_cldr)
+    return lines
 
 
-def timed(fn, repeats):
-    return time_calls(fn, repeats, warmup=1)
+def interleaved_medians(fns, rounds):
+    """{label: median seconds of one call}: every round calls every function once, in a rotated order (the
+    machine's load drifts alike for all), after one warm-up call each."""
+    for fn in fns.values():
+        fn()
+    labels = list(fns)
+    samples = {label: [] for label in labels}
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[: r % len(labels)]:
+            start = time.perf_counter()
+            fns[label]()
+            samples[label].append(time.perf_counter() - start)
+    return {label: statistics.median(v) for label, v in samples.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=10000, help="SST-2 lines")
     parser.add_argument("--udhr-lines", type=int, default=2000, help="UDHR paragraphs")
+    parser.add_argument("--cldr-lines", type=int, default=2000, help="rows of CLDR names (0: none; needs babel)")
     parser.add_argument("--python-lines", type=int, default=1000, help="lines for the slow pure-Python tokenizer")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (medians)")
     parser.add_argument("--model", default=None, help="folder with vocab.txt (default: the MiniLM uncased one)")
     parser.add_argument("--chart", default="docs/bench_tokenizers.png", help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
@@ -64,8 +85,9 @@ def main(argv=None):
                                     token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
     raw_fn = tf.function(lambda t: raw.tokenize(t).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
 
-    print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} repeats, threads: TF default, Rust default")
-    for name, lines in load_lines(args.lines, args.udhr_lines).items():
+    print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} interleaved rounds, threads: TF default, "
+          "Rust default")
+    for name, lines in load_lines(args.lines, args.udhr_lines, args.cldr_lines).items():
         nbytes = sum(len(s.encode("utf-8")) for s in lines)
         batches = [lines[i : i + args.batch] for i in range(0, len(lines), args.batch)]
         tensors = [tf.constant([s.encode("utf-8") for s in b]) for b in batches]
@@ -82,12 +104,14 @@ def main(argv=None):
                 sum(len(s.encode("utf-8")) for s in py_lines),
             ),
         }
-        print(f"\n[{name}] {len(lines)} lines, {nbytes / 1e6:.2f} MB")
+        print(f"\n[{name}] {len(lines)} lines, {nbytes / 1e6:.2f} MB; load average before: {os.getloadavg()}")
+        medians = interleaved_medians({label: fn for label, (fn, _, _) in runs.items()}, args.repeats)
         results = {}
         for label, (fn, n, b) in runs.items():
-            seconds = timed(fn, args.repeats if "pure Python" not in label else max(1, args.repeats // 2))
+            seconds = medians[label]
             results[label] = n / seconds
             print(f"  {label:42s} {n / seconds:12,.0f} lines/s {b / seconds / 1e6:8.2f} MB/s")
+        print(f"  load average after: {os.getloadavg()}")
         base = results["rust BertTokenizerFast (transformers)"]
         for label, rate in results.items():
             print(f"  ratio to Rust: {label:42s} {rate / base:6.2f}x")
