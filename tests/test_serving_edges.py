@@ -10,10 +10,11 @@ import tensorflow as tf
 import keras_bert_suite as kbs
 from helpers import minilm_folder
 from keras_bert_suite.export import export_saved_model, postprocess, warmup
+from keras_bert_suite.export.length_sorted import chunk_sizes
 from keras_bert_suite.export.signatures import ExportOptions
 from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
 
-MAX_LENGTH, CHUNK = 16, 2  # warmup: lengths 8 and 16 x rows 1 and 2, plus an empty request, per signature
+MAX_LENGTH, CHUNK = 16, 2  # warmup: chunk shapes rows 2 and 1 x lengths 8 and 16
 CONTEXT_LIMIT = 40
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -189,11 +190,15 @@ def test_banded_span_search_equals_the_full_matrix():
 
 
 def _chunk_shapes(lengths, chunk, multiple, max_length):
+    """The (rows, padded length) chunks length_sorted.run_by_length runs for rows of these token counts."""
     lengths = sorted(lengths)
-    shapes = set()
-    for i in range(0, len(lengths), chunk):
-        part = lengths[i:i + chunk]
-        shapes.add((len(part), min(-(-max(part) // multiple) * multiple, max_length)))
+    full, rest = divmod(len(lengths), chunk)
+    sizes = [chunk] * full + [p for p in chunk_sizes(chunk)[1:] if rest & p]
+    shapes, start = set(), 0
+    for size in sizes:
+        part = lengths[start:start + size]
+        shapes.add((len(part), -(-max(part) // multiple) * multiple))
+        start += size
     return shapes
 
 
@@ -202,8 +207,9 @@ def test_warmup_requests_cover_every_chunk_shape():
     word = warmup.filler_word(TFBertTokenizer.coerce(python_tok))
     signatures = {"serving_default": ["text"], "pair": ["text", "text_pair"], "qa": ["question", "context"],
                   "mc": ["question", "choices"], "gen": ["prompt"]}
-    requests = warmup.warmup_requests(signatures, 64, 8, 8, word)
-    assert len(requests) == 5 * (1 + 8 * 8)
+    requests = warmup.warmup_requests(signatures, 60, 8, 8, word)
+    # chunked: the first signature 8 lengths of 15 rows, the others 1 row; whole batch: rows 1..8 x 8 lengths
+    assert len(requests) == (1 + 8) + (1 + 1) + (1 + 1) + (1 + 8 * 8) + (1 + 1)
     covered = {name: set() for name in signatures}
     for name, inputs in requests:
         rows = len(next(iter(inputs.values())))
@@ -212,16 +218,20 @@ def test_warmup_requests_cover_every_chunk_shape():
         if name == "mc":
             q, c = inputs["question"][0].decode(), inputs["choices"][0][0].decode()
             assert inputs["choices"].shape == (rows, warmup.NUM_CHOICES)
-            lengths = [len(python_tok(q, c)["input_ids"])] * rows
-        elif name == "gen":
+            covered[name].add((rows, len(python_tok(q, c)["input_ids"])))
+            continue
+        if name == "gen":
             lengths = [1 + len(python_tok(inputs["prompt"][0].decode(), add_special_tokens=False)["input_ids"])] * rows
         else:
             texts = [[v.decode() for v in inputs[k]] for k in signatures[name]]
             lengths = [len(ids) for ids in python_tok(*texts)["input_ids"]]
-        covered[name] |= _chunk_shapes(lengths, 8, 8, 64)
-    want = {(rows, length) for rows in range(1, 9) for length in range(8, 65, 8)}
-    for name in signatures:
-        assert covered[name] == want, name
+        assert max(lengths) <= 60
+        covered[name] |= _chunk_shapes(lengths, 8, 8, 60)
+    chunk_shapes = {(rows, length) for rows in (8, 4, 2, 1) for length in range(8, 65, 8)}
+    assert covered["serving_default"] == chunk_shapes  # max_length 60 pads to 64
+    assert covered["pair"] == covered["qa"] == {(1, 8)}  # the first signature warmed their shared function
+    assert covered["mc"] == {(rows, length) for rows in range(1, 9) for length in [*range(8, 60, 8), 60]}
+    assert covered["gen"] == {(1, 8)}
     assert warmup.padded_lengths(20, 8) == [8, 16, 20]
     assert warmup.row_counts(8, 64, 2) == [1, 2, 4, 8]  # 2 x (1 + 64 x 8) would pass TF Serving's 1000 records
 
@@ -233,7 +243,10 @@ def test_warmup_records_replay_as_tf_serving_does(exports, loaded):
         replayed = warmup.replay_warmup(path, loaded[task])
         names = loaded[task].signatures.keys()
         assert {name for name, _, _ in replayed} == set(names)
-        assert len(replayed) == len(names) * (1 + 2 * CHUNK)
+        # per signature an empty request; the first chunked one 2 lengths of 2 + 1 rows; multiple choice rows
+        # 1..2 x 2 lengths; the classifier's pair signature and generation one row
+        assert len(replayed) == {"sequence_classification": 1 + 2 + 1 + 1, "multiple_choice": 1 + 2 * CHUNK,
+                                 "causal_lm": 1 + 1}.get(task, 1 + 2), task
         for name, inputs, outputs in replayed:
             rows = len(next(iter(inputs.values())))
             for key, value in outputs.items():
@@ -241,7 +254,7 @@ def test_warmup_records_replay_as_tf_serving_does(exports, loaded):
                 if value.dtype.kind == "f":
                     assert np.isfinite(value).all(), (task, name, key)
         total += len(replayed)
-    assert total == 9 * (1 + 2 * CHUNK)
+    assert total == 5 + 5 + 2 + 5 * 3
 
 
 def test_warmup_off_and_a_missing_file_is_named(tmp_path):

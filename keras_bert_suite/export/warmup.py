@@ -1,28 +1,43 @@
 """TF Serving warmup: requests stored with an export, so that the server compiles before it takes traffic.
 
-An XLA-compiled export compiles the encoder once per input shape it meets. The serving signatures run a
-request sorted by length, `chunk_size` rows at a time, each chunk padded to its longest row rounded up to
-`pad_to_multiple_of` (length_sorted.py): the shapes are (rows 1..chunk_size) x (lengths multiple,
-2 x multiple, ..., max_length). Without warmup the first requests of each shape pay its compilation.
+An XLA-compiled export compiles its model function once per input shape it meets. The serving signatures sort a
+request's rows by length and run them in chunks (length_sorted.py): full chunks of `chunk_size` rows, then the
+rows left as powers of two, each chunk padded to its longest row rounded up to `pad_to_multiple_of`. The shapes
+are therefore `chunk_sizes(chunk_size)` rows (8, 4, 2, 1) x the multiples of `multiple` up to max_length rounded
+up (a row of max_length tokens pads to the next multiple): 32 at max_length 64 (an empty request compiles
+nothing). Without warmup the first requests of each shape pay for them.
 
-`write_warmup` stores, for each signature, one request of every (rows, length) shape plus an empty request,
-as TF Serving reads them: `<version>/assets.extra/tf_serving_warmup_requests`, a TFRecord file of
-`tensorflow_serving.apis.prediction_log_pb2.PredictionLog` records with string inputs. TF Serving replays them
-when it loads the version (and reads at most `MAX_RECORDS`; more thin the row counts to powers of two).
-`replay_warmup` does what TF Serving does, in Python: load the SavedModel, run each record's signature.
+`warmup_requests` covers those shapes with few records. One request of 8 + 4 + 2 + 1 = 15 rows of the same length
+runs one chunk of each row count, so one record per length compiles every shape of that length. The signatures of one export share one compiled model function (signatures.py
+builds one for the export), and XLA caches compilations per function and shape for the loaded SavedModel: only
+the first signature that chunks gets those records; the others get an empty and a one-row request, which run their
+own graph once. Multiple choice (the whole [batch, choices, length] batch in one call), whole-batch exports
+(`chunk_size=0`) and generation (no XLA) are covered as before: rows 1..8 x lengths for the first two, one row for
+generation. A MiniLM classifier at max_length 64: 11 records (was 130), 32 compilations (was 64).
+tests/test_warmup_compiles.py checks, from TensorFlow's log, that after the replay no request compiles anything.
+
+`write_warmup` stores them as TF Serving reads them: `<version>/assets.extra/tf_serving_warmup_requests`, a
+TFRecord file of `tensorflow_serving.apis.prediction_log_pb2.PredictionLog` records with string inputs. TF Serving
+replays them when it loads the version (and reads at most `MAX_RECORDS`). `replay_warmup` does what TF Serving
+does, in Python. `xla_compilations` reads which shapes a process compiled from its log (`XLA_LOG_ENV`).
 
 Example:
     >>> path = export_saved_model(model, tokenizer, "savedmodels/sst2", max_length=64)   # warmup=True
     >>> [(name, len(inputs["text"])) for name, inputs, _ in replay_warmup(path)][:3]
-    [('serving_default', 0), ('serving_default', 1), ('serving_default', 2)]
+    [('serving_default', 0), ('serving_default', 15), ('serving_default', 15)]
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_suite.export.length_sorted import chunk_sizes
+
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+#: environment for a TensorFlow process whose log should name each XLA compilation with its input shapes
+XLA_LOG_ENV = {"TF_CPP_VMODULE": "device_compiler=3", "TF_CPP_MIN_LOG_LEVEL": "0"}
 MAX_RECORDS = 1000  # TF Serving refuses a warmup file with more records (WarmupConsts::kMaxNumRecords)
 NUM_CHOICES = 4  # multiple choice: choices per question in the warmup requests (SWAG's count)
 
@@ -39,7 +54,8 @@ def _serving_apis():
 
 
 def padded_lengths(max_length, multiple):
-    """The lengths a chunk can be padded to: multiples of `multiple` below `max_length`, then `max_length`.
+    """Token counts whose rows reach every length a chunk can be padded to: multiples of `multiple` below
+    `max_length`, then `max_length` (which pads to the next multiple).
 
     Example:
         >>> padded_lengths(20, 8)
@@ -50,8 +66,9 @@ def padded_lengths(max_length, multiple):
 
 
 def row_counts(chunk_size, num_lengths, num_signatures):
-    """Rows per warmup request: 1..chunk_size (every chunk shape), thinned to powers of two and chunk_size when
-    the records would pass `MAX_RECORDS`. A whole-batch export (chunk_size 0) warms 1..8 rows."""
+    """Rows per warmup request of a signature that runs the whole batch in one call (multiple choice, or
+    chunk_size 0): 1..8 (1..chunk_size when set), thinned to powers of two and chunk_size when the records would
+    pass `MAX_RECORDS`."""
     size = chunk_size or 8
     counts = list(range(1, size + 1))
     if num_signatures * (1 + num_lengths * len(counts)) > MAX_RECORDS:
@@ -101,21 +118,48 @@ def request_inputs(input_names, length, rows, word):
     return out
 
 
+def signature_kind(input_names, chunk_size):
+    """How a signature runs its model: "chunked" (length_sorted.run_by_length), "whole" (the whole batch in one
+    call: multiple choice, or `chunk_size` 0) or "generation" (causal LM: not XLA-compiled)."""
+    names = set(input_names)
+    if names == {"prompt"}:
+        return "generation"
+    if names == {"question", "choices"} or not chunk_size:
+        return "whole"
+    return "chunked"
+
+
 def warmup_requests(signature_inputs, max_length, multiple, chunk_size, word):
-    """[(signature name, inputs)] for every signature: an empty request, then each (rows, length) shape.
+    """[(signature name, inputs)] that make an export compile every shape its traffic can meet.
+
+    Per signature an empty request first. The first chunked signature then gets one request per padded length,
+    of `sum(chunk_sizes(chunk_size))` rows (one chunk of each row count); later chunked signatures share its
+    compiled function and get one row. Whole-batch signatures get each row count of `row_counts` x each length,
+    generation one row.
 
     Args:
         signature_inputs: {signature name: [input names]}. max_length, multiple, chunk_size: the export's
             options (max_length, pad_to_multiple_of, chunk_size). word: `filler_word(tokenizer)`.
+
+    Example:
+        >>> [(n, len(i["text"])) for n, i in warmup_requests({"serving_default": ["text"]}, 16, 8, 8, "the")]
+        [('serving_default', 0), ('serving_default', 15), ('serving_default', 15)]
     """
     lengths = padded_lengths(max_length, multiple)
-    counts = row_counts(chunk_size, len(lengths), len(signature_inputs))
+    kinds = {name: signature_kind(inputs, chunk_size) for name, inputs in signature_inputs.items()}
+    counts = row_counts(chunk_size, len(lengths), sum(kind == "whole" for kind in kinds.values()))
     requests = []
+    chunked_warm = False
     for name, input_names in signature_inputs.items():
         requests.append((name, request_inputs(input_names, lengths[0], 0, word)))
-        for length in lengths:
-            for rows in counts:
-                requests.append((name, request_inputs(input_names, length, rows, word)))
+        if kinds[name] == "whole":
+            shapes = [(length, rows) for length in lengths for rows in counts]
+        elif kinds[name] == "chunked" and not chunked_warm:
+            shapes = [(length, sum(chunk_sizes(chunk_size))) for length in lengths]
+            chunked_warm = True
+        else:
+            shapes = [(lengths[0], 1)]
+        requests += [(name, request_inputs(input_names, length, rows, word)) for length, rows in shapes]
     return requests
 
 
@@ -180,3 +224,17 @@ def replay_warmup(path, loaded=None):
         outputs = loaded.signatures[name](**{k: tf.constant(v, tf.string) for k, v in inputs.items()})
         results.append((name, inputs, {k: v.numpy() for k, v in outputs.items()}))
     return results
+
+
+_COMPILING = re.compile(r"Instantly compiling for signature: ([^\[\s]+)\[\],\w+ \[([\d,]*)\]")
+
+
+def xla_compilations(log):
+    """[(function name, shape of its first input)] for each XLA compilation in `log`, the standard error of a
+    TensorFlow process started with `XLA_LOG_ENV` in its environment (one entry per compiled shape).
+
+    Example:
+        >>> xla_compilations("... Instantly compiling for signature: __inference_run_9[],int32 [8,64],int32 [8,64]")
+        [('__inference_run_9', (8, 64))]
+    """
+    return [(name, tuple(int(d) for d in dims.split(",") if d)) for name, dims in _COMPILING.findall(log)]
