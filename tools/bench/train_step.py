@@ -4,7 +4,8 @@ transformers 4.x TFBertForSequenceClassification (tf-keras) and KerasHub's BertT
 shape and batch; each in its own process, interleaved, medians, with peak memory.
 
 Usage:
-    python -m tools.bench.train_step                        # MiniLM shape, batch 16 x 128
+    python -m tools.bench.train_step                        # MiniLM shape, batch 32 x 128
+    python -m tools.bench.train_step --batch 16             # the earlier 16 x 128 case
     python -m tools.bench.train_step --shapes tiny --rounds 1 --steps 2 --impls ours,kerashub-xla   # smoke run
 """
 
@@ -65,7 +66,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", nargs=5, metavar=("IMPL", "SHAPE", "BATCH", "LENGTH", "STEPS"))
     p.add_argument("--shapes", default="minilm")
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--length", type=int, default=128)
     p.add_argument("--impls", default=",".join(IMPLS))
     p.add_argument("--rounds", type=int, default=3)
