@@ -5,6 +5,8 @@ XLA-compiled, one process, rounds interleaved, CPU seconds of the process (stead
 Usage:
     python -m tools.bench.dropout_cost masks            # a [32, 12, 128, 128] mask (MiniLM attention, batch 32)
     python -m tools.bench.dropout_cost model            # MiniLM forward + loss, batch 8 x 128
+    python -m tools.bench.dropout_cost layer            # BertDropout between softmax and the context product,
+                                                        # one MiniLM layer's [8, 12, 128, 128], alone
 """
 
 import sys
@@ -55,6 +57,23 @@ def _masks():
             for name, f in _mask_variants().items()}
 
 
+def _layer():
+    from keras_bert_suite.layers.dropout import BertDropout
+
+    rng = np.random.RandomState(0)
+    scores = tf.constant(rng.rand(8, 12, 128, 128).astype("float32"))
+    values = tf.constant(rng.rand(8, 12, 128, 32).astype("float32"))
+    dropout = BertDropout(RATE)
+
+    def context(drop):
+        probs = tf.nn.softmax(scores)
+        probs = dropout(probs, training=True) if drop else probs
+        return tf.reduce_sum(tf.einsum("bnqk,bnkd->bqnd", probs, values))
+
+    return {"softmax, BertDropout, context product": tf.function(lambda: context(True), jit_compile=True),
+            "softmax, context product": tf.function(lambda: context(False), jit_compile=True)}
+
+
 def _model():
     import keras_bert_suite as kbs
     from tools.bench.common import SHAPES
@@ -74,7 +93,7 @@ def _model():
 
 def main(argv=None):
     mode = (argv if argv is not None else sys.argv[1:] or ["masks"])[0]
-    fns = _masks() if mode == "masks" else _model()
+    fns = {"masks": _masks, "model": _model, "layer": _layer}[mode]()
     for fn in fns.values():
         fn().numpy()  # compile
     seconds = {name: [] for name in fns}
