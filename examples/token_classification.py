@@ -39,7 +39,7 @@ def main(argv=None):
     print("eval:", {k: round(scores[k], 4) for k in ("precision", "recall", "f1")}, f"({scores['number']} entities)")
 
     texts = [" ".join(words) for words in eval_sents["tokens"][:3]]
-    out = export_and_query(model, tok, args, {"text": texts}, "ner")
+    out = export_and_query(model, tok, args, {"text": texts}, "ner", aggregation_strategy="first")  # word spans
     for i, text in enumerate(texts):
         ents = [(out["entity_text"][i][k], out["entity_label"][i][k]) for k in range(out["num_entities"][i])]
         print(f"  {text[:60]!r} -> {ents}")

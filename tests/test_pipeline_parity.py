@@ -33,13 +33,19 @@ def conll_sentences(n):
     return [" ".join(words) for words in sentences]
 
 
-def _torch_pair(tmp_path, class_name, head, scale, seed=0, **config):
-    """(PyTorch model, our model) with the MiniLM encoder and a seeded head of `head` parameters times `scale`."""
+TINY = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+
+
+def _torch_pair(tmp_path, class_name, head, scale, seed=0, tiny=False, **config):
+    """(PyTorch model, our model) with the MiniLM encoder (or, `tiny`, a seeded 2-layer encoder of hidden size 32
+    on MiniLM's vocabulary) and a seeded head of `head` parameters times `scale`."""
     import torch
     import transformers
 
     torch.manual_seed(seed)
-    model = getattr(transformers, class_name).from_pretrained(minilm_folder(), **config).eval()
+    cls = getattr(transformers, class_name)
+    model = (cls(transformers.BertConfig(**TINY, **config)) if tiny
+             else cls.from_pretrained(minilm_folder(), **config)).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.startswith(head):
@@ -103,11 +109,11 @@ def ner(tmp_path_factory, tools):
 def test_token_classification_matches_pipeline(ner, strategy):
     transformers, fast, pt, model, tokenizer, tmp = ner
     texts = conll_sentences(ROWS)
-    # the default ("first") from the SavedModel, the others eagerly
-    options = {} if strategy == "first" else {"aggregation_strategy": strategy}
-    got = _answer(model, tokenizer, tmp / strategy, {"text": tf.constant(texts)}, exported=strategy == "first",
+    # the default ("none", the pipeline's) from the SavedModel, the others eagerly
+    options = {} if strategy == "none" else {"aggregation_strategy": strategy}
+    got = _answer(model, tokenizer, tmp / strategy, {"text": tf.constant(texts)}, exported=strategy == "none",
                   max_length=MAX_LENGTH, **options)
-    pipe = transformers.pipeline("token-classification", model=pt, tokenizer=fast, aggregation_strategy=strategy)
+    pipe = transformers.pipeline("token-classification", model=pt, tokenizer=fast, **options)
     equal = entities = 0
     for row, want in enumerate(pipe(texts)):
         theirs = [(e["start"], e["end"], e.get("entity_group", e.get("entity")), float(e["score"])) for e in want]
@@ -191,6 +197,8 @@ def test_fill_mask_matches_pipeline(mlm, top_k):
 
 # ------------------------------------------------------------------------------------------- question answering
 QA_LENGTH, QA_STRIDE = 128, 32  # short windows: most SQuAD paragraphs span several, as long contexts do
+
+
 def squad_questions(n):
     """The first `n` (question, context) pairs of SQuAD v1.1 dev, in file order."""
     import json
@@ -210,24 +218,88 @@ def squad(tmp_path_factory, tools):
     return transformers, fast, pt, ours, ours_tok, tmp
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("align_to_words, handle_impossible_answer", [(True, False), (False, True)])
-def test_question_answering_matches_pipeline(squad, align_to_words, handle_impossible_answer):
-    transformers, fast, pt, model, tokenizer, tmp = squad
-    pairs = squad_questions(40)
-    # the pipeline's max_seq_len, doc_stride and max_answer_len are max_length, doc_stride, max_answer_tokens here
+@pytest.fixture(scope="module")
+def tiny_squad(tmp_path_factory, tools):
+    tmp = tmp_path_factory.mktemp("tiny_squad")
+    transformers, fast, ours_tok = tools
+    pt, ours = _torch_pair(tmp, "BertForQuestionAnswering", "qa_outputs", 0.5, tiny=True)
+    return transformers, fast, pt, ours, ours_tok, tmp
+
+
+def _qa_rows_equal(setup, pairs, **options):
+    """(rows whose answers equal the pipeline's, answers compared): the signature against
+    `pipeline("question-answering")` with the same options (the pipeline's names), every answer of top_k."""
+    transformers, fast, pt, model, tokenizer, tmp = setup
     got = _answer(model, tokenizer, tmp, {"question": tf.constant([q for q, _ in pairs]),
-                                          "context": tf.constant([c for _, c in pairs])},
-                  max_length=QA_LENGTH, doc_stride=QA_STRIDE, max_answer_tokens=15, align_to_words=align_to_words,
-                  handle_impossible_answer=handle_impossible_answer)
+                                          "context": tf.constant([c for _, c in pairs])}, **options)
     pipe = transformers.pipeline("question-answering", model=pt, tokenizer=fast)
-    want = pipe(question=[q for q, _ in pairs], context=[c for _, c in pairs], max_seq_len=QA_LENGTH,
-                doc_stride=QA_STRIDE, max_answer_len=15, align_to_words=align_to_words,
-                handle_impossible_answer=handle_impossible_answer)
-    equal = 0
-    for row, w in enumerate(want):
-        mine = [(got["answer"][row].decode(), got["start"][row], got["end"][row], got["score"][row])]
-        equal += _rows_equal(mine, [(w["answer"], w["start"], w["end"], w["score"])], 1e-5)
-    print(f"question answering align_to_words={align_to_words} handle_impossible_answer={handle_impossible_answer}:"
-          f" {equal}/{len(pairs)} rows equal")
+    want = pipe(question=[q for q, _ in pairs], context=[c for _, c in pairs], **options)
+    k = options.get("top_k") or 1
+    equal = compared = 0
+    for row, w in enumerate(want if len(pairs) > 1 else [want]):
+        w = w if isinstance(w, list) else [w]
+        theirs = [(a["answer"], a["start"], a["end"], a["score"]) for a in w]
+        n = got["num_answers"][row]
+        mine = [(got["top_answers"][row][i].decode(), got["top_starts"][row][i], got["top_ends"][row][i],
+                 got["top_scores"][row][i]) for i in range(n)]
+        assert len(got["top_answers"][row]) == k
+        assert [(a.decode(), s, e, sc) for a, s, e, sc in zip(got["top_answers"][row][n:], got["top_starts"][row][n:],
+                                                              got["top_ends"][row][n:], got["top_scores"][row][n:])] \
+            == [("", -1, -1, 0.0)] * (k - n)  # padding past the answers
+        assert mine[0] == (got["answer"][row].decode(), got["start"][row], got["end"][row], got["score"][row])
+        equal += _rows_equal(mine, theirs, 1e-5)
+        compared += len(theirs)
+    return equal, compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("align_to_words, handle_impossible_answer, top_k",
+                         [(True, False, None), (False, True, None)])
+def test_question_answering_matches_pipeline(squad, align_to_words, handle_impossible_answer, top_k):
+    pairs = squad_questions(40)
+    options = dict(max_seq_len=QA_LENGTH, doc_stride=QA_STRIDE, align_to_words=align_to_words,
+                   handle_impossible_answer=handle_impossible_answer, top_k=top_k)
+    equal, compared = _qa_rows_equal(squad, pairs, **options)
+    print(f"question answering align_to_words={align_to_words} handle_impossible_answer={handle_impossible_answer}"
+          f" top_k={top_k}: {equal}/{len(pairs)} rows equal ({compared} answers)")
     assert equal == len(pairs)
+    assert compared == len(pairs) * (top_k or 1)
+
+
+@pytest.mark.parametrize("top_k, handle_impossible_answer", [(1, True), (3, False), (3, True)])
+def test_question_answering_top_k_matches_pipeline_tiny(tiny_squad, top_k, handle_impossible_answer):
+    """A tiny seeded model on SQuAD dev questions, each option at the pipeline's default but top_k and
+    handle_impossible_answer: 128-token windows, stride 64, answers up to 15 tokens, aligned to words."""
+    pairs = squad_questions(6)
+    equal, compared = _qa_rows_equal(tiny_squad, pairs, max_seq_len=QA_LENGTH, top_k=top_k,
+                                     handle_impossible_answer=handle_impossible_answer)
+    assert equal == len(pairs) and compared == len(pairs) * top_k
+
+
+def test_export_option_defaults_are_the_pipelines():
+    """Each pipeline option is an export option of the same name and default, read from the pipelines' code."""
+    import inspect
+
+    from transformers.pipelines.question_answering import QuestionAnsweringPipeline
+    from transformers.pipelines.token_classification import TokenClassificationPipeline
+
+    def defaults(method):
+        return {k: p.default for k, p in inspect.signature(method).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    ours = ExportOptions()
+    qa = {**defaults(QuestionAnsweringPipeline.postprocess), **defaults(QuestionAnsweringPipeline.preprocess)}
+    for name in ("top_k", "handle_impossible_answer", "max_answer_len", "align_to_words", "max_question_len"):
+        assert ours.k(1) == qa[name] if name == "top_k" else getattr(ours, name) == qa[name], name
+    assert ours.stride == min(ours.max_seq_len // 2, 128)  # the pipeline's doc_stride rule for our window length
+    strategy = defaults(TokenClassificationPipeline.postprocess)["aggregation_strategy"]
+    assert ours.aggregation_strategy == getattr(strategy, "value", strategy)
+    for old, new in (("max_answer_tokens", "max_answer_len"), ("max_question_tokens", "max_question_len")):
+        with pytest.raises(TypeError, match=f"'{old}' is now '{new}'"):
+            export_saved_model(None, object(), "unused", **{old: 1})
+    for bad, message in ((dict(align_to_words=None), "align_to_words must be True or False"),
+                         (dict(max_seq_len=64, max_length=32), "give one of them"),
+                         (dict(doc_stride=200), "doc_stride .200. is larger than max_seq_len"),
+                         (dict(top_k=0), "top_k must be a positive integer")):
+        with pytest.raises(ValueError, match=message):
+            ExportOptions(**bad)

@@ -107,14 +107,15 @@ def test_qa_empty_rows_and_the_context_limit(served_qa, rows):
             in err.value.message
         return
     out = {k: v.numpy() for k, v in fn(question=questions, context=contexts).items()}
-    assert all(v.shape == (len(rows),) for v in out.values())
+    assert all(out[k].shape == (len(rows),) for k in ("answer", "start", "end", "score", "num_answers"))
+    assert all(out[k].shape == (len(rows), 1) for k in ("top_answers", "top_starts", "top_ends", "top_scores"))
     for i, (question, context) in enumerate(rows):
         start, end = int(out["start"][i]), int(out["end"][i])
         if not tokenizer.tokenize(question) or not pieces[i]:
             assert (out["answer"][i], start, end, out["score"][i]) == (b"", -1, -1, 0.0)
         else:
             assert 0 <= start < end <= len(context) and out["answer"][i].decode() == context[start:end]
-            assert 0.0 <= out["score"][i] <= 1.0
+            assert out["score"][i] > 0.0  # the pipeline's rules: equal texts in several windows add their scores
 
 
 @pytest.mark.slow
@@ -230,21 +231,85 @@ def test_classification_top_k_is_sorted_and_agrees_with_label(function_to_apply,
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.booleans(), st.booleans(),
+@given(st.booleans(), st.booleans(), st.sampled_from([None, 1, 3]),
        st.lists(st.tuples(st.lists(_WORDS, max_size=6).map(" ".join), st.lists(_WORDS, max_size=40).map(" ".join)),
                 max_size=4))
-def test_qa_pipeline_rules_answer_spans_of_the_context(align_to_words, handle_impossible_answer, rows):
+def test_qa_pipeline_rules_answer_spans_of_the_context(align_to_words, handle_impossible_answer, top_k, rows):
     fn = _signature("question_answering", _tiny(kbs.BertForQuestionAnswering), doc_stride=8,
-                    align_to_words=align_to_words, handle_impossible_answer=handle_impossible_answer)
+                    align_to_words=align_to_words, handle_impossible_answer=handle_impossible_answer, top_k=top_k)
     out = fn(question=tf.constant([q for q, _ in rows], tf.string), context=tf.constant([c for _, c in rows],
                                                                                        tf.string))
+    k = top_k or 1
+    assert out["top_answers"].shape == out["top_starts"].shape == out["top_scores"].shape == (len(rows), k)
     tokenize = BertTokenizer.from_pretrained(minilm_folder()).tokenize
     for i, (question, context) in enumerate(rows):
-        start, end, answer = int(out["start"][i]), int(out["end"][i]), out["answer"][i].decode()
+        n = int(out["num_answers"][i])
+        found = list(zip((a.decode() for a in out["top_answers"][i]), out["top_starts"][i].tolist(),
+                         out["top_ends"][i].tolist(), out["top_scores"][i].tolist()))
+        assert found[0] == (out["answer"][i].decode(), int(out["start"][i]), int(out["end"][i]), out["score"][i])
+        assert found[n:] == [("", -1, -1, 0.0)] * (k - n)  # padding past the answers
         if not tokenize(question) or not tokenize(context):
-            assert (answer, start, end, out["score"][i]) == ("", -1, -1, 0.0)
-        elif handle_impossible_answer and (start, end) == (0, 0):
-            assert answer == "" and 0.0 < out["score"][i] <= 1.0
-        else:
-            assert 0 <= start < end <= len(context) and answer == context[start:end]
-            assert out["score"][i] > 0.0  # no upper bound: equal texts in several windows add their scores
+            assert n == 0
+            continue
+        assert 1 <= n <= k
+        scores = [score for *_, score in found[:n]]
+        assert all(a >= b for a, b in zip(scores, scores[1:])) and all(score > 0.0 for score in scores)
+        texts = [answer.lower() for answer, *_ in found[:n]]
+        assert len(set(texts)) == n  # equal texts are one answer (their scores added)
+        for answer, start, end, score in found[:n]:
+            if handle_impossible_answer and (start, end) == (0, 0):
+                assert answer == "" and score <= 1.0
+            else:
+                assert 0 <= start < end <= len(context) and answer == context[start:end]
+
+
+_BLOBS = st.lists(st.one_of(st.binary(max_size=24), st.sampled_from([b"", b"Paris", b"\xff\xfe", b"caf\xc3"])),
+                  min_size=0, max_size=4)
+
+
+def _bad_rows(blobs):
+    bad = []
+    for i, b in enumerate(blobs):
+        try:
+            b.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([1, 3]), st.booleans(), _BLOBS, st.data())
+def test_qa_top_k_bytes_answer_or_name_the_bad_rows(top_k, handle_impossible_answer, contexts, data):
+    """Empty batches, empty strings and invalid UTF-8 (in the question or the context) under top_k: answers of
+    the right shape, or InvalidArgumentError naming the bad rows; never a crash."""
+    questions = data.draw(st.lists(st.sampled_from([b"", b"where ?", b"\xc3(", b"who \xe2\x82"]),
+                                   min_size=len(contexts), max_size=len(contexts)))
+    fn = _signature("question_answering", _tiny(kbs.BertForQuestionAnswering), doc_stride=8, top_k=top_k,
+                    handle_impossible_answer=handle_impossible_answer)
+    bad = sorted(set(_bad_rows(questions)) | set(_bad_rows(contexts)))
+    request = dict(question=tf.constant(questions, tf.string), context=tf.constant(contexts, tf.string))
+    if not bad:
+        out = fn(**request)
+        assert out["top_answers"].shape == (len(contexts), top_k) and out["num_answers"].shape == (len(contexts),)
+        return
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        fn(**request)
+    assert "invalid UTF-8 in input rows" in err.value.message
+    rows = set(_bad_rows(questions)) if _bad_rows(questions) else set(_bad_rows(contexts))
+    assert ", ".join(map(str, sorted(rows))) in err.value.message
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["none", "simple", "first", "average", "max"]), _BLOBS)
+def test_every_aggregation_strategy_answers_or_names_the_bad_rows(strategy, blobs):
+    fn = _signature("token_classification", _tiny(kbs.BertForTokenClassification, id2label=NER),
+                    aggregation_strategy=strategy)
+    bad = _bad_rows(blobs)
+    if not bad:
+        out = fn(text=tf.constant(blobs, tf.string))
+        assert out["num_entities"].shape == (len(blobs),)
+        assert out["entity_text"].shape[0] == len(blobs)
+        return
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        fn(text=tf.constant(blobs, tf.string))
+    assert "invalid UTF-8 in input rows" in err.value.message and ", ".join(map(str, bad)) in err.value.message

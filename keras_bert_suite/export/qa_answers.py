@@ -1,5 +1,5 @@
-"""QA logits over windows -> each example's answer by the rules of transformers' `QuestionAnsweringPipeline`
-(top_k=1), in-graph.
+"""QA logits over windows -> each example's `top_k` best answers by the rules of transformers'
+`QuestionAnsweringPipeline`, in-graph.
 
 The pipeline's rules, in order:
 - each window's start and end probabilities are a softmax over its context tokens and [CLS] (position 0); the
@@ -8,14 +8,18 @@ The pipeline's rules, in order:
   its `2 * top_k + 10` best spans (with `align_to_words`, else `top_k`), those with both ends on context tokens;
 - with `align_to_words`, a span grows to whole words (a word: a piece and the "##" pieces after it);
 - spans of the same text (case-insensitive), across windows too, add their scores; the first one keeps its
-  characters; the highest total wins (the earliest on ties);
-- with `handle_impossible_answer`, the smallest null score over the example's windows competes as the empty
-  answer ("" at 0, 0), and wins when strictly higher.
-A word cut by a window's edge is aligned within the window only (the pipeline reads the whole word).
+  characters;
+- with `handle_impossible_answer`, the smallest null score over the example's windows joins as the empty
+  answer ("" at 0, 0), after the spans;
+- the answers sorted by score (a stable sort: the earlier first on ties), the first `top_k` kept.
+A word cut by a window's edge is aligned within the window only (the pipeline reads the whole word). A window
+with fewer valid spans than it keeps gives the pipeline zero-score spans (end before start, or too long) that
+are not answers here; real contexts of more than a few tokens never meet this.
 
 Example:
-    >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont)
-    >>> found["answer"], found["start"], found["end"], found["score"]      # each [examples]
+    >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont, top_k=3)
+    >>> found["answer"], found["start"], found["end"], found["score"]      # the best, each [examples]
+    >>> found["top_answers"], found["top_scores"], found["num_answers"]     # [examples, 3], [examples]
 """
 
 import tensorflow as tf
@@ -49,17 +53,23 @@ def _word_chars(features, is_continuation):
 
 
 def pipeline_answers(start_logits, end_logits, features, contexts, is_continuation, max_answer_len=15,
-                     align_to_words=True, handle_impossible_answer=False, keep=None):
-    """Each example's answer as the pipeline gives it (top_k=1).
+                     align_to_words=True, handle_impossible_answer=False, keep=None, top_k=1):
+    """Each example's `top_k` best answers as the pipeline gives them.
 
     Args:
         start_logits, end_logits: [features, length]. features: the dict of `windows.qa_features` for
         `contexts` (tf.string [examples]). is_continuation: bool [vocab], True on "##" pieces.
-        max_answer_len: most tokens in an answer. align_to_words, handle_impossible_answer: as the pipeline's.
-        keep: optional bool [examples]; False gives the empty answer ("" at -1, -1, score 0), as an example
-        without a context token does.
+        max_answer_len: most tokens in an answer. align_to_words, handle_impossible_answer, top_k: as the
+        pipeline's (top_k: a Python int >= 1).
+        keep: optional bool [examples]; False gives no answer, as an example without a context token gets.
     Returns:
-        dict answer (tf.string), start, end (characters), score, each [examples].
+        dict of top_answers (tf.string), top_starts, top_ends (characters), top_scores, each [examples, top_k],
+        best first, padded with ("", -1, -1, 0.0) past num_answers [examples]; and answer, start, end, score
+        [examples], the best (the padding for an example without an answer).
+
+    Example:
+        >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont, top_k=3)
+        >>> found["top_answers"], found["num_answers"]      # [examples, 3], [examples]
     """
     mask = features["context_mask"]
     num_examples = tf.shape(contexts)[0]
@@ -73,12 +83,14 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
     allowed = mask[:, :, None] & (framed(tf.cast(mask, tf.float32)) > 0.0)
     pair = tf.where(allowed, p_start[:, :, None] * framed(p_end), -1.0)
     flat = tf.reshape(pair, [tf.shape(pair)[0], -1])
-    k = tf.minimum(12 if align_to_words else 1, tf.shape(flat)[1])
+    k = tf.minimum(2 * top_k + 10 if align_to_words else top_k, tf.shape(flat)[1])
     scores, cells = tf.math.top_k(flat, k=k)  # [features, k], best first
     window = tf.broadcast_to(tf.range(tf.shape(flat)[0])[:, None], tf.shape(cells))
     start_tok = cells // band
     end_tok = start_tok + cells % band
     real = scores >= 0.0  # both ends on context tokens
+    if keep is not None:
+        real = real & tf.gather(keep, tf.gather(example_ids, window))
     if align_to_words:
         char_start, char_end = _word_chars(features, is_continuation)
     else:
@@ -95,22 +107,41 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
     total = tf.math.unsorted_segment_sum(c_score, group, n)
     first = tf.math.unsorted_segment_min(tf.range(tf.shape(group)[0]), group, n)
     g_example = tf.gather(c_example, first)
-    best = tf.math.unsorted_segment_max(total, g_example, num_examples)
-    is_best = tf.equal(total, tf.gather(best, g_example))
-    chosen = tf.math.unsorted_segment_min(tf.where(is_best, tf.range(n), tf.int32.max), g_example, num_examples)
-    found = chosen < n
-    # one padding entry at the end of each table, read by examples without a candidate
-    chosen = tf.where(found, chosen, n)
-    at = tf.gather(tf.concat([first, [tf.shape(group)[0]]], 0), chosen)
-    answer = {"answer": tf.gather(tf.concat([c_text, [""]], 0), at),
-              "start": tf.gather(tf.concat([c_start, [-1]], 0), at),
-              "end": tf.gather(tf.concat([c_end, [-1]], 0), at),
-              "score": tf.gather(tf.concat([total, [0.0]], 0), chosen)}
-    if handle_impossible_answer:
-        empty = found & (null > answer["score"])
-        answer = {"answer": tf.where(empty, "", answer["answer"]), "start": tf.where(empty, 0, answer["start"]),
-                  "end": tf.where(empty, 0, answer["end"]), "score": tf.where(empty, null, answer["score"])}
-    if keep is not None:
-        found = found & keep
-    return {"answer": tf.where(found, answer["answer"], ""), "start": tf.where(found, answer["start"], -1),
-            "end": tf.where(found, answer["end"], -1), "score": tf.where(found, answer["score"], 0.0)}
+    entries = {"answer": tf.gather(c_text, first), "start": tf.gather(c_start, first),
+               "end": tf.gather(c_end, first), "score": total, "example": g_example}
+    if handle_impossible_answer:  # the empty answer, after the spans (it loses ties), for examples with one
+        has = tf.math.unsorted_segment_max(tf.ones_like(g_example), g_example, num_examples) > 0
+        asked = tf.boolean_mask(tf.range(num_examples), has)
+        zeros = tf.zeros_like(asked)
+        extra = {"answer": tf.fill(tf.shape(asked), ""), "start": zeros, "end": zeros,
+                 "score": tf.gather(null, asked), "example": asked}
+        entries = {name: tf.concat([entries[name], extra[name]], 0) for name in entries}
+    return _best_per_example(entries, num_examples, top_k)
+
+
+def _best_per_example(entries, num_examples, top_k):
+    """Entries (dict of [entries] answer, start, end, score, example) -> the `top_k` best per example by score,
+    earlier entries first on ties (the pipeline's stable sort), as [examples, top_k] tables."""
+    by_score = tf.argsort(-entries["score"], stable=True)
+    order = tf.gather(by_score, tf.argsort(tf.gather(entries["example"], by_score), stable=True))
+    sorted_ = {name: tf.gather(value, order) for name, value in entries.items()}
+    example = sorted_["example"]
+    counts = tf.math.bincount(example, minlength=num_examples, maxlength=num_examples, dtype=tf.int32)
+    offsets = tf.cumsum(counts, exclusive=True)
+    rank = tf.range(tf.shape(example)[0]) - tf.gather(offsets, example)
+    kept = rank < top_k
+    rows, columns = tf.boolean_mask(example, kept), tf.boolean_mask(rank, kept)
+    index = tf.stack([rows, columns], axis=1)
+    shape = tf.stack([num_examples, top_k])
+
+    def table(name, default):
+        values = tf.boolean_mask(sorted_[name], kept)
+        base = tf.fill(shape, tf.constant(default, values.dtype))
+        return tf.tensor_scatter_nd_update(base, index, values)
+
+    found = {"top_answers": table("answer", ""), "top_starts": table("start", -1), "top_ends": table("end", -1),
+             "top_scores": table("score", 0.0), "num_answers": tf.minimum(counts, top_k)}
+    for one, many in (("answer", "top_answers"), ("start", "top_starts"), ("end", "top_ends"),
+                      ("score", "top_scores")):
+        found[one] = found[many][:, 0]
+    return found

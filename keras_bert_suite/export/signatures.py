@@ -33,20 +33,30 @@ def task_of(model, task=None):
     return task
 
 
+# export options renamed to the pipeline's names: old name -> new name (refused with the new name)
+RENAMED = {"max_answer_tokens": "max_answer_len", "max_question_tokens": "max_question_len"}
+
+
 @dataclasses.dataclass
 class ExportOptions:
-    max_length: int = 128
+    """The settings of a serving signature; the pipelines' options carry the pipeline's name and default
+    (savedmodels/README.md lists them).
+
+    Example:
+        >>> ExportOptions(aggregation_strategy="first", top_k=3).k(1)
+        3
+    """
+    max_length: int = None  # tokens per input (QA: per window); None: max_seq_len, else 128
     pad_to_multiple_of: int = 8  # padded lengths (of the batch and of each chunk) are multiples of this
-    top_k: int = None  # None: the pipeline's default for the task (fill-mask 5, text classification 1; causal_lm 5)
+    top_k: int = None  # None: the pipeline's default (fill-mask 5, text classification 1, QA 1; causal_lm 5)
     function_to_apply: str = None  # text classification: "softmax", "sigmoid", "none"; None: the pipeline's rule
-    aggregation_strategy: str = "first"  # token classification: one of entities.STRATEGIES (see savedmodels/README)
-    # QA by the question-answering pipeline's rules (qa_answers.py) when align_to_words is True or False; None:
-    # the best token span by probabilities over context tokens (postprocess.answers)
-    align_to_words: bool = None
-    handle_impossible_answer: bool = False  # QA, pipeline rules: the empty answer wins over a lower best score
-    doc_stride: int = None  # tokens shared by neighbouring QA windows; None: a quarter of max_length
-    max_question_tokens: int = 64
-    max_answer_tokens: int = 30
+    aggregation_strategy: str = "none"  # token classification: one of entities.STRATEGIES (see savedmodels/README)
+    align_to_words: bool = True  # QA, pipeline rules (qa_answers.py): answers widened to whole words
+    handle_impossible_answer: bool = False  # QA, pipeline rules: the empty answer competes with its null score
+    max_seq_len: int = None  # QA: the pipeline's name for max_length (give one of them)
+    doc_stride: int = None  # tokens shared by neighbouring QA windows; None: the pipeline's min(max_length // 2, 128)
+    max_question_len: int = 64  # QA: word pieces of the question kept
+    max_answer_len: int = 15  # QA: most tokens in an answer
     max_context_tokens: int = 16384  # QA: word pieces per context; a longer one is refused (None: no limit)
     normalize_embeddings: bool = True
     pooling: tuple = ("mean",)  # embeddings: sentence-transformers pooling modes, concatenated in this order
@@ -56,10 +66,21 @@ class ExportOptions:
     chunk_size: int = 8  # rows per model call, sorted by length (see length_sorted.py); 0: the whole batch
 
     def __post_init__(self):
-        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k", "max_context_tokens"):
+        if self.max_seq_len is not None and self.max_length is not None and self.max_seq_len != self.max_length:
+            raise ValueError(f"max_seq_len ({self.max_seq_len}) is the pipeline's name for max_length "
+                             f"({self.max_length}): give one of them")
+        self.max_length = self.max_length or self.max_seq_len or 128
+        self.max_seq_len = self.max_length
+        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k", "max_context_tokens", "doc_stride",
+                     "max_question_len", "max_answer_len"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < (1 if name == "max_length" else 0)):
-                raise ValueError(f"{name} must be a non-negative integer (max_length: positive), got {value!r}")
+            positive = name in ("max_length", "top_k", "max_question_len", "max_answer_len")
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < positive):
+                raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} integer, "
+                                 f"got {value!r}")
+        if self.doc_stride is not None and self.doc_stride > self.max_length:
+            raise ValueError(f"doc_stride ({self.doc_stride}) is larger than max_seq_len / max_length "
+                             f"({self.max_length})")
         self.pooling = check_modes(self.pooling)
         if self.aggregation_strategy not in entities.STRATEGIES:
             raise ValueError(f"aggregation_strategy must be one of {entities.STRATEGIES}, "
@@ -67,6 +88,14 @@ class ExportOptions:
         if self.function_to_apply not in (None, "softmax", "sigmoid", "none"):
             raise ValueError(f"function_to_apply must be None, 'softmax', 'sigmoid' or 'none', "
                              f"got {self.function_to_apply!r}")
+        for name in ("align_to_words", "handle_impossible_answer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    @property
+    def stride(self):
+        """QA windows' doc_stride: the option, or the pipeline's default min(max_length // 2, 128)."""
+        return min(self.max_length // 2, 128) if self.doc_stride is None else self.doc_stride
 
     def k(self, default):
         """top_k, or the task's `default` when it is None."""
@@ -171,22 +200,16 @@ class _Builder:
 
         @tf.function(input_signature=[_strings("question"), _strings("context")])
         def answer(question, context):
-            stride = o.doc_stride if o.doc_stride is not None else o.max_length // 4
             feats = qa_features(self.tokenizer, question, context, max_length=o.max_length,
-                                doc_stride=stride, max_question_tokens=o.max_question_tokens,
+                                doc_stride=o.stride, max_question_tokens=o.max_question_len,
                                 pad_to_multiple_of=o.pad_to_multiple_of, max_context_tokens=o.max_context_tokens)
             out = self.run_features(feats, token_keys=("start_logits", "end_logits"))
             # an empty question (no word piece) gets the empty answer, as an empty context does
             real = tf.cast(feats["attention_mask"], tf.int32) * (1 - feats["token_type_ids"])
             asked = tf.math.unsorted_segment_max(tf.reduce_sum(real, axis=1) - 2, feats["example_ids"],
                                                  tf.shape(context)[0]) > 0
-            if o.align_to_words is None:
-                found = postprocess.answers(out["start_logits"], out["end_logits"], feats, context,
-                                            o.max_answer_tokens, keep=asked)
-            else:
-                found = pipeline_answers(out["start_logits"], out["end_logits"], feats, context, is_cont,
-                                         o.max_answer_tokens, o.align_to_words, o.handle_impossible_answer, asked)
-            return {k: found[k] for k in ("answer", "start", "end", "score")}
+            return pipeline_answers(out["start_logits"], out["end_logits"], feats, context, is_cont,
+                                    o.max_answer_len, o.align_to_words, o.handle_impossible_answer, asked, o.k(1))
 
         return [("serving_default", answer)]
 
