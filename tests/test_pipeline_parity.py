@@ -254,7 +254,7 @@ def _qa_rows_equal(setup, pairs, **options):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("align_to_words, handle_impossible_answer, top_k",
-                         [(True, False, None), (False, True, None)])
+                         [(True, False, None), (False, True, None), (True, False, 3), (False, True, 3)])
 def test_question_answering_matches_pipeline(squad, align_to_words, handle_impossible_answer, top_k):
     pairs = squad_questions(40)
     options = dict(max_seq_len=QA_LENGTH, doc_stride=QA_STRIDE, align_to_words=align_to_words,
