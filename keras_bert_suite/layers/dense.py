@@ -33,3 +33,96 @@ def bert_dense(config, units, name, policy, use_bias=True):
         name=name,
         dtype=policy,
     )
+
+
+class Int8Dense(keras.layers.Dense):
+    """A Dense layer whose kernel is int8 (one scale per output channel) and whose product runs in 8-bit integers.
+
+    Made from a built float `keras.layers.Dense` by `quantize_dense_int8` (for export; it does not train). Each
+    call quantizes its input dynamically to uint8 over the range of the whole input (asymmetric: the minimum maps
+    to 0, the maximum to 255), multiplies by the int8 kernel with TensorFlow's oneDNN u8 x s8 kernel
+    (`QuantizedMatMulWithBiasAndDequantize`: AVX512_VNNI or AMX where the CPU has them), then undoes the scales
+    and adds the float bias:
+
+        x ~ lo + step * q                     (q uint8, step = (max - min) / 255, lo = min(x))
+        w[:, j] ~ scale[j] * k[:, j]          (k int8 in [-127, 127])
+        x @ w[:, j] ~ (step * q @ k[:, j] + lo * sum_i k[i, j]) * scale[j]
+
+    The kernel exists on x86-64 builds of TensorFlow with oneDNN (the default on Linux; not with
+    `TF_ENABLE_ONEDNN_OPTS=0`, where the op answers an empty tensor: the reshape here then fails loudly rather
+    than answering wrong numbers). Not XLA-compilable: run it in graph mode.
+
+    Shapes: [..., in] float -> [..., units] in the layer's compute dtype. Weights: `kernel_int8` [in, units]
+    int8, `kernel_scale` [units], `kernel_column_sum` [units] (sums of `kernel_int8`'s columns), `bias` [units].
+
+    Example:
+        >>> import numpy as np
+        >>> dense = keras.layers.Dense(8)
+        >>> _ = dense(np.ones([2, 16], "float32"))
+        >>> layer = quantize_dense_int8(dense)
+        >>> tuple(layer(np.ones([2, 3, 16], "float32")).shape)
+        (2, 3, 8)
+    """
+
+    def call(self, inputs, training=None):
+        import tensorflow as tf
+
+        x = tf.cast(inputs, tf.float32)
+        units, depth = self.units, self.kernel_int8.shape[0]
+        out_shape = tf.concat([tf.shape(x)[:-1], [units]], 0)
+        x = tf.reshape(x, [-1, depth])
+        rows = tf.shape(x)[0]
+        lo = tf.minimum(tf.reduce_min(x), 0.0)  # 0 for an empty input (the minimum of nothing is +inf)
+        hi = tf.maximum(tf.reduce_max(x), lo)
+        step = tf.maximum((hi - lo) / 255.0, 1e-30)
+        q = tf.cast(tf.clip_by_value(tf.round((x - lo) / step), 0.0, 255.0), tf.uint8)
+        # SCALED mode: the op scales the int32 products by max_a / 255 = step and by max_b / 127 = 1, then adds the
+        # bias, here the asymmetric input's zero-point term.
+        product = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
+            a=tf.bitcast(q, tf.quint8), b=tf.bitcast(self.kernel_int8, tf.qint8),
+            bias=lo * self.kernel_column_sum, min_a=0.0, max_a=step * 255.0, min_b=-127.0, max_b=127.0,
+            min_freezed_output=-1.0, max_freezed_output=1.0, Toutput=tf.float32, input_quant_mode="SCALED")
+        y = tf.reshape(product, [rows, units]) * self.kernel_scale
+        if self.bias is not None:
+            y = y + tf.cast(self.bias, tf.float32)
+        if self.activation is not None:
+            y = self.activation(y)
+        return tf.cast(tf.reshape(y, out_shape), self.compute_dtype)
+
+
+def quantize_dense_int8(layer):
+    """Turn a built float `keras.layers.Dense` into an `Int8Dense` in place and return it.
+
+    The kernel becomes int8 with one scale per output channel (`scale[j] = max_i |w[i, j]| / 127`, round to
+    nearest); the float kernel is dropped, the bias stays float. The layer keeps its name and its place in its
+    owner, so the owner's call runs the int8 product.
+
+    Args:
+        layer: a built `keras.layers.Dense` (exactly that class; subclasses are refused).
+
+    Example: see `Int8Dense`.
+    """
+    import numpy as np
+
+    if type(layer) is not keras.layers.Dense:
+        raise TypeError(f"quantize_dense_int8 takes a keras.layers.Dense, got {type(layer).__name__} {layer.name!r}")
+    if not layer.built:
+        raise ValueError(f"Dense layer {layer.name!r} is not built: call it once before quantizing")
+    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), "float32")
+    peak = np.abs(kernel).max(axis=0)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype("float32")
+    quantized = np.clip(np.round(kernel / scale), -127, 127).astype("int8")
+    layer._tracker.unlock()
+    del layer._kernel
+    layer.kernel_int8 = layer.add_weight(name="kernel_int8", shape=quantized.shape, dtype="int8",
+                                         initializer="zeros", trainable=False)
+    layer.kernel_scale = layer.add_weight(name="kernel_scale", shape=scale.shape, dtype="float32",
+                                          initializer="ones", trainable=False)
+    layer.kernel_column_sum = layer.add_weight(name="kernel_column_sum", shape=scale.shape, dtype="float32",
+                                               initializer="zeros", trainable=False)
+    layer._tracker.lock()
+    layer.kernel_int8.assign(quantized)
+    layer.kernel_scale.assign(scale)
+    layer.kernel_column_sum.assign(quantized.astype("int64").sum(axis=0).astype("float32"))
+    layer.__class__ = Int8Dense
+    return layer

@@ -23,6 +23,7 @@ OURS = {
     "ours-savedmodel-whole-batch": {"chunk_size": 0},
     "ours-savedmodel-no-xla": {"jit_compile": False},
     "ours-savedmodel-bf16": {"compute_dtype": "bfloat16", "jit_compile": False},
+    "ours-savedmodel-int8": {"quantize": "int8"},
 }
 IMPLS = (*OURS, "torch+rust-tokenizer", "hf-tf-xla+rust-tokenizer", "kerashub-xla")
 MODULE = "tools.bench.serving"
