@@ -2,6 +2,9 @@
 
     kbs convert SRC DST [--to hf | keras-hub] [--model-class NAME] [--cased | --uncased] [--no-keras]
     kbs export MODEL_DIR [--task TASK] [--out savedmodels/NAME] [--max-length N] [--version V] [--no-xla]
+               [--top-k K] [--function-to-apply F] [--aggregation-strategy S] [--[no-]align-to-words]
+               [--handle-impossible-answer] [--max-seq-len N] [--doc-stride N] [--max-question-len N]
+               [--max-answer-len N] [--max-context-tokens N] [--pooling MODE ...] [--no-normalize-embeddings] ...
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
     kbs serve-check SAVEDMODEL [--tf-serving VERSION]
 
@@ -45,15 +48,63 @@ def _export(args):
         print(report, file=sys.stderr)
     tokenizer = BertTokenizer.from_pretrained(model_dir)
     out = args.out or os.path.join("savedmodels", os.path.basename(os.path.normpath(args.model_dir)))
+    options = {name: getattr(args, name) for name in EXPORT_OPTIONS if getattr(args, name) is not None}
+    if options.get("max_context_tokens") == "none":
+        options["max_context_tokens"] = None
     path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
                               version=args.version, jit_compile=False if args.no_xla else None,
                               compute_dtype=args.compute_dtype, quantize=args.quantize,
-                              chunk_size=args.chunk_size)
+                              chunk_size=args.chunk_size, **options)
     print(f"exported {name} as {path}")
     print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
           f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving"
           # TF Serving runs XLA only when asked; the int8 export does not use it
           f"{'' if args.no_xla or args.quantize else ' --xla_cpu_compilation_enabled=true'}")
+
+
+def _export_options(p):
+    """`kbs export`'s flags for the export options (`ExportOptions`): the pipelines' under their names and defaults.
+    A flag left out leaves the option at its default (None here)."""
+    from keras_bert_suite.export.entities import STRATEGIES
+
+    def no_limit(text):
+        return "none" if text.lower() == "none" else int(text)
+
+    g = p.add_argument_group("answers", "export options; the pipelines' carry the pipeline's name and default "
+                             "(savedmodels/README.md)")
+    g.add_argument("--top-k", type=int, help="answers per input: text classification labels (default 1), fill-mask "
+                   "tokens per [MASK] (default 5), QA answers per question (default 1), causal LM sampling (5)")
+    g.add_argument("--function-to-apply", choices=["softmax", "sigmoid", "none"],
+                   help="text classification scores (default: the pipeline's rule from the config: none for "
+                   "regression, sigmoid for multi-label or one label, else softmax)")
+    g.add_argument("--aggregation-strategy", choices=list(STRATEGIES),
+                   help="token classification entities (default: none, one entity per token not labelled O; "
+                   "first / average / max: whole words)")
+    g.add_argument("--align-to-words", action=argparse.BooleanOptionalAction,
+                   help="QA answers widened to whole words (default: --align-to-words)")
+    g.add_argument("--handle-impossible-answer", action="store_true", default=None,
+                   help="QA: the empty answer competes with its null score (default: off)")
+    g.add_argument("--max-seq-len", type=int, help="QA: tokens per window, the pipeline's name for --max-length "
+                   "(default: --max-length, 128)")
+    g.add_argument("--doc-stride", type=int,
+                   help="QA: tokens shared by neighbouring windows (default: min(max length // 2, 128))")
+    g.add_argument("--max-question-len", type=int, help="QA: word pieces of the question kept (default 64)")
+    g.add_argument("--max-answer-len", type=int, help="QA: most tokens in an answer (default 15)")
+    g.add_argument("--max-context-tokens", type=no_limit, metavar="N|none",
+                   help="QA: a context of more word pieces is refused (default 16384; none: no limit)")
+    g.add_argument("--pooling", nargs="+", help="embeddings: sentence-transformers pooling modes (default: mean)")
+    g.add_argument("--no-normalize-embeddings", dest="normalize_embeddings", action="store_false", default=None,
+                   help="embeddings: leave them unnormalized (default: L2-normalized)")
+    g.add_argument("--max-new-tokens", type=int, help="causal LM: tokens generated (default 20)")
+    g.add_argument("--do-sample", action="store_true", default=None,
+                   help="causal LM: sample among the top k (default: greedy)")
+    g.add_argument("--pad-to-multiple-of", type=int, help="padded lengths are multiples of this (default 8)")
+
+
+# the export options `_export_options` adds, by their ExportOptions name
+EXPORT_OPTIONS = ("top_k", "function_to_apply", "aggregation_strategy", "align_to_words", "handle_impossible_answer",
+                  "max_seq_len", "doc_stride", "max_question_len", "max_answer_len", "max_context_tokens",
+                  "pooling", "normalize_embeddings", "max_new_tokens", "do_sample", "pad_to_multiple_of")
 
 
 def _parse_inputs(fn, texts, pairs):
@@ -137,7 +188,8 @@ def build_parser():
     p.add_argument("--task", default=None, help="serving task (default: from the model class)")
     p.add_argument("--model-class", default=None, help="model class (default: from the checkpoint)")
     p.add_argument("--out", default=None, help="model base path (default: savedmodels/<folder name>)")
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, default=None,
+                   help="tokens per input (QA: per window; default 128, or --max-seq-len)")
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--no-xla", action="store_true", help="do not XLA-compile the encoder inside")
     p.add_argument("--compute-dtype", default="float32", choices=["float32", "bfloat16", "float16"],
@@ -147,6 +199,7 @@ def build_parser():
                    "docs/benchmarks.md states the tolerance)")
     p.add_argument("--chunk-size", type=int, default=8,
                    help="rows per model call, sorted by length (0: the whole batch in one call)")
+    _export_options(p)
     p.set_defaults(func=_export)
 
     p = sub.add_parser("predict", help="answer raw-text requests with an exported SavedModel")

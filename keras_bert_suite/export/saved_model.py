@@ -18,7 +18,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from keras_bert_suite.export.signatures import ExportOptions, build_signatures, task_of
+from keras_bert_suite.export.signatures import RENAMED, ExportOptions, build_signatures, task_of
 from keras_bert_suite.export.warmup import filler_word, warmup_requests, write_warmup
 
 
@@ -82,8 +82,8 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
             tokenizer, max_seq_length, pooling and normalization unless given here).
         tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (optional for a SentenceTransformer).
         task: the serving task (default: from the model class); see `signatures.TASKS`.
-        max_length: longest tokenized input (QA: window length; default 128). version: int, default the next
-            free one.
+        max_length: longest tokenized input (QA: window length, the pipeline's `max_seq_len`, which is accepted
+            too; default 128). version: int, default the next free one.
         jit_compile: run the encoder and head XLA-compiled inside the SavedModel (True, the default without
             `quantize`; measured faster than TensorFlow's graph kernels end to end, see docs/benchmarks.md), or not
             (False, the default and the only choice with `quantize`), or "auto": XLA only when this machine has a
@@ -100,14 +100,18 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
             tolerance in docs/benchmarks.md).
         warmup: write `assets.extra/tf_serving_warmup_requests` (True, the default): one request per signature
             and chunk shape, which TF Serving replays at load so that XLA compiles before traffic (warmup.py).
-        **options: fields of `ExportOptions` (top_k, doc_stride, pad_to_multiple_of, normalize_embeddings, pooling,
-            ...).
+        **options: fields of `ExportOptions`, the pipelines' options under the pipeline's names and defaults
+            (top_k, function_to_apply, aggregation_strategy, align_to_words, handle_impossible_answer, max_seq_len,
+            doc_stride, max_question_len, max_answer_len) and ours (max_context_tokens, pad_to_multiple_of,
+            normalize_embeddings, pooling, ...); savedmodels/README.md lists them.
     """
     if hasattr(model, "export_arguments"):  # a SentenceTransformer
         model, tokenizer, max_length, options = model.export_arguments(tokenizer, max_length, options)
     if tokenizer is None:
         raise TypeError(f"export_saved_model needs the tokenizer of the {type(model).__name__} to export")
-    max_length = 128 if max_length is None else max_length
+    for old, new in RENAMED.items():
+        if old in options:
+            raise TypeError(f"export option {old!r} is now {new!r}, the pipeline's name")
     task = task_of(model, task)
     if quantize not in QUANTIZE:
         raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
