@@ -154,19 +154,27 @@ class Chars(NamedTuple):
 class Words(NamedTuple):
     """The pre-tokens of a batch, ready for WordPiece.
 
-      chars     Chars of the word characters only (whitespace dropped) [word chars];
-      word      int64 [word chars], the index of each character's word;
-      first     int64 [words], the index (into `chars`) of each word's first character;
-      text      string [words], UTF-8 of each word, or its replacement (`[UNK]` for a word over 100 characters,
-                the token a `never_split` entry maps to);
-      replaced  bool [words], True where `text` is a replacement (its single piece covers the whole word).
+      chars      Chars of every character after normalization, whitespace included [chars]: a field is read
+                 only where it is needed (rows at word starts, spans at piece edges), through `char`;
+      char       int64 [word chars], the index (into `chars`) of each word character, words back to back;
+      codepoint  int32 [word chars], the code point of each word character;
+      splits     int64 [words + 1], word i is word characters [splits[i], splits[i + 1]);
+      text       string [words], UTF-8 of each word, or its replacement (`[UNK]` for a word over 100 characters,
+                 the token a `never_split` entry maps to);
+      replaced   bool [words], True where `text` is a replacement (its single piece covers the whole word).
     """
 
     chars: Chars
-    word: tf.Tensor
-    first: tf.Tensor
+    char: tf.Tensor
+    codepoint: tf.Tensor
+    splits: tf.Tensor
     text: tf.Tensor
     replaced: tf.Tensor
+
+    @property
+    def first(self):
+        """int64 [words]: the index (into `char`) of each word's first character."""
+        return self.splits[:-1]
 
 
 def _has(classes, bit):
@@ -418,19 +426,18 @@ class GraphTokenizer:
         )
         if entry is not None:
             word_starts |= tf.not_equal(entry, _prev(entry, 0))
-        in_word = ~space
-        word_char = tf.where(in_word)[:, 0]
-        chars = Chars(*[tf.gather(x, word_char) for x in chars])
-        word_starts = tf.gather(word_starts, word_char)
-        word = tf.cumsum(tf.cast(word_starts, tf.int64)) - 1
-        n_words = tf.reduce_sum(tf.cast(word_starts, tf.int64))
-        first = tf.where(word_starts)[:, 0]
-        ragged = tf.RaggedTensor.from_value_rowids(chars.codepoint, word, nrows=n_words)
+        # Only the code points follow the word characters; other fields are read through `word_char` where needed.
+        word_char = tf.where(~space)[:, 0]
+        codepoint = tf.gather(chars.codepoint, word_char)
+        first = tf.where(tf.gather(word_starts, word_char))[:, 0]
+        splits = tf.concat([first, tf.size(word_char, out_type=tf.int64)[None]], axis=0)
+        ragged = tf.RaggedTensor.from_row_splits(codepoint, splits, validate=False)
         text = tf.strings.unicode_encode(ragged, "UTF-8")
-        too_long = (ragged.row_lengths() > MAX_INPUT_CHARS_PER_WORD) & ~tf.gather(chars.special, first)
+        first_char = tf.gather(word_char, first)
+        too_long = (splits[1:] - first > MAX_INPUT_CHARS_PER_WORD) & ~tf.gather(chars.special, first_char)
         replaced = too_long
         if self.word_entries and entry is not None:
-            word_entry = tf.gather(tf.gather(entry, word_char), first)
+            word_entry = tf.gather(entry, first_char)
             never_split = tf.equal(tf.gather(tf.constant([0] + self.word_kinds, tf.int64), word_entry),
                                    normalize.NEVER_SPLIT)
             replaced |= never_split
@@ -438,7 +445,7 @@ class GraphTokenizer:
             replacement = tf.gather(replacements, tf.where(never_split, word_entry, 0))
         else:
             replacement = tf.fill(tf.shape(text), self.unk_token)
-        return Words(chars, word, first, tf.where(replaced, replacement, text), replaced)
+        return Words(chars, word_char, codepoint, splits, tf.where(replaced, replacement, text), replaced)
 
     def apply_wordpiece(self, words):
         """Words -> (ids, piece_start, piece_end) RaggedTensors [words, (pieces)]: FastWordpiece on whole words,
@@ -448,21 +455,26 @@ class GraphTokenizer:
     def piece_offsets(self, words, piece_start, piece_end):
         """Character offsets of every piece into its input text -> (starts, ends) int64 [pieces]: the pieces'
         byte offsets, read back through the word's characters to the spans they came from."""
-        chars = words.chars
-        n_words = tf.size(words.first, out_type=tf.int64)
-        char_bytes = _utf8_len(chars.codepoint)
+        char_bytes = _utf8_len(words.codepoint)
         char_byte_start = tf.cumsum(char_bytes, exclusive=True)  # in all words' UTF-8, back to back
-        word_byte_start = tf.gather(char_byte_start, words.first)
-        word_bytes = tf.math.unsorted_segment_sum(char_bytes, words.word, n_words)
+        word_byte_edge = tf.gather(tf.concat([char_byte_start, tf.reduce_sum(char_bytes)[None]], 0), words.splits)
         piece_word = piece_start.value_rowids()
+        word_byte_start = tf.gather(word_byte_edge, piece_word)
         replaced = tf.gather(words.replaced, piece_word)
         start_in_word = tf.where(replaced, tf.zeros_like(piece_start.flat_values), piece_start.flat_values)
-        end_in_word = tf.where(replaced, tf.gather(word_bytes, piece_word), piece_end.flat_values)
-        start_byte = tf.gather(word_byte_start, piece_word) + start_in_word
-        end_byte = tf.gather(word_byte_start, piece_word) + end_in_word
+        end_byte = tf.where(replaced, tf.gather(word_byte_edge, piece_word + 1),
+                            word_byte_start + piece_end.flat_values)
+        start_byte = word_byte_start + start_in_word
         first_char = tf.searchsorted(char_byte_start, start_byte, side="left", out_type=tf.int64)
         last_char = tf.searchsorted(char_byte_start, end_byte, side="left", out_type=tf.int64) - 1
-        return tf.gather(chars.start, first_char), tf.gather(chars.end, last_char)
+        return (tf.gather(words.chars.start, tf.gather(words.char, first_char)),
+                tf.gather(words.chars.end, tf.gather(words.char, last_char)))
+
+    def rows(self, words, ids, batch):
+        """Pieces grouped by text: ids RaggedTensor [words, (pieces)] -> [batch, (tokens)] (same flat values)."""
+        word_row = tf.gather(words.chars.row, tf.gather(words.char, words.first))
+        word_splits = tf.ragged.segment_ids_to_row_splits(word_row, num_segments=batch)
+        return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.gather(ids.row_splits, word_splits), validate=False)
 
     def apply_fused(self, chars):
         """Stages A and B in one table look-up (when `fused`: no NFC and no whole-word entry between them)
@@ -490,8 +502,7 @@ class GraphTokenizer:
         batch = tf.shape(texts, out_type=tf.int64)[0]
         words = self.split_words(*self.normalize_chars(self.decode(texts)))
         ids, piece_start, piece_end = self.apply_wordpiece(words)
-        word_row = tf.gather(words.chars.row, words.first)
-        ids_rows = tf.RaggedTensor.from_value_rowids(ids, word_row, nrows=batch).merge_dims(1, 2)
+        ids_rows = self.rows(words, ids, batch)
         if not with_offsets:
             return ids_rows, None, None
         starts, ends = self.piece_offsets(words, piece_start, piece_end)

@@ -73,8 +73,7 @@ def steps(layer):
 
     def offsets(n, words, ids, piece_start, piece_end):
         starts, ends = g.piece_offsets(words, piece_start, piece_end)
-        rows = tf.RaggedTensor.from_value_rowids(ids, tf.gather(words.chars.row, words.first), nrows=n)
-        rows = rows.merge_dims(1, 2)
+        rows = g.rows(words, ids, n)
         return n, rows, rows.with_flat_values(starts), rows.with_flat_values(ends)
 
     def packing(n, ids, starts, ends):
