@@ -15,20 +15,15 @@ import tensorflow as tf
 from keras_bert_suite.tokenizers import encoding as enc
 
 
-def _ragged_positions(rt):
-    """Position of every value inside its row (same ragged shape as `rt`)."""
-    return rt.with_flat_values(tf.range(tf.size(rt.flat_values, out_type=tf.int64)) - tf.gather(rt.row_starts(), rt.value_rowids()))
-
-
-def _keep(rt, keep_len, side):
-    """Keep `keep_len` [batch] values per row, from the start (side='right') or the end (side='left')."""
-    pos = _ragged_positions(rt)
+def _keep_all(parts, keep_len, side):
+    """Keep `keep_len` [batch] values per row of every RaggedTensor in `parts` (all of one ragged shape), from
+    the start (side='right') or the end (side='left'): one index of kept values, gathered from each."""
+    rt = parts[0]
     lens = rt.row_lengths()
-    if side == "right":
-        mask = pos.flat_values < tf.gather(keep_len, rt.value_rowids())
-    else:
-        mask = pos.flat_values >= tf.gather(lens - keep_len, rt.value_rowids())
-    return tf.ragged.boolean_mask(rt, rt.with_flat_values(mask))
+    kept = tf.minimum(lens, keep_len)
+    starts = rt.row_starts() + (0 if side == "right" else lens - kept)
+    index = tf.ragged.range(starts, starts + kept).flat_values
+    return [tf.RaggedTensor.from_row_lengths(tf.gather(x.flat_values, index), kept, validate=False) for x in parts]
 
 
 def _given(value):
@@ -103,11 +98,11 @@ def pack(
     keep_a, keep_b = truncation_lengths(len_a, len_b, n_special, truncation, max_length)
     with_offsets = starts is not None
     parts_a = [ids_a] + ([starts, ends] if with_offsets else [])
-    parts_a = [_keep(x, keep_a, truncation_side) for x in parts_a]
+    parts_a = _keep_all(parts_a, keep_a, truncation_side)
     parts_b = None
     if ids_b is not None:
         parts_b = [ids_b] + ([starts_b, ends_b] if with_offsets else [])
-        parts_b = [_keep(x, keep_b, truncation_side) for x in parts_b]
+        parts_b = _keep_all(parts_b, keep_b, truncation_side)
     batch = ids_a.nrows()
 
     def column(value):
