@@ -101,7 +101,27 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
     """
     (input_ids, attention_mask, token_type_ids), batch_length = _at_least_one_token(
         [input_ids, attention_mask, token_type_ids])
+    inputs = (input_ids, attention_mask, token_type_ids)
     lengths = tf.reduce_sum(tf.cast(attention_mask, tf.int32), axis=1)
+    one_chunk = tf.reduce_any(tf.equal(tf.shape(input_ids)[0], [0, *chunk_sizes(chunk_size)]))
+    sorted_run = lambda: _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys)  # noqa: E731
+    merged = tf.cond(one_chunk, lambda: _single_chunk(run, inputs, lengths, multiple, token_keys), sorted_run)
+    return _cut_tokens(merged, token_keys, batch_length)
+
+
+def _single_chunk(run, inputs, lengths, multiple, token_keys):
+    """A batch that is one chunk anyway (0 rows, or a row count of `chunk_sizes`: 1, 2, 4 or 8 for 8): one call in
+    the request's order, cut to its longest row rounded up to `multiple`. The same call the loop would make (rows
+    in another order), without the sort, the gathers, the loop and its arrays: the batch-1 path of a server."""
+    full = tf.shape(inputs[0])[1]
+    chunk, cut = _chunk(inputs, lengths, 0, tf.shape(inputs[0])[0], multiple, full)
+    return _pad_tokens(run(*chunk), token_keys, cut, full)
+
+
+def _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys):
+    """Rows sorted by length, run chunk by chunk in a loop, put back in the request's order (padded to the batch's
+    length)."""
+    input_ids, attention_mask, token_type_ids = inputs
     order = tf.argsort(lengths, stable=True)
     inputs = [tf.gather(t, order) for t in (input_ids, attention_mask, token_type_ids)]
     lengths = tf.gather(lengths, order)
@@ -127,4 +147,4 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         value = array.concat()
         value.set_shape([None] + out[key].shape[1:].as_list())
         merged[key] = tf.gather(value, inverse)
-    return _cut_tokens(merged, token_keys, batch_length)
+    return merged
