@@ -51,6 +51,7 @@ REQUESTS = {
     "feature_extraction": {"serving_default": {"text": ["the film is good .", "john", "paris , france"]}},
     "causal_lm": {"serving_default": {"prompt": ["the film is", "john lives"]}},
     "sentence_pooling": {"serving_default": {"text": ["the film is good .", "john", "paris , france"]}},
+    "sequence_classification_int8": {"serving_default": {"text": ["the film is good .", "bad", "a story about paris"]}},
 }
 
 MODELS = {
@@ -63,11 +64,13 @@ MODELS = {
     "feature_extraction": lambda c: kbs.BertModel(c()),
     "causal_lm": lambda c: kbs.BertLMHeadModel(c(is_decoder=True)),
     "sentence_pooling": lambda c: kbs.BertModel(c()),  # the embeddings of a SentenceTransformer export
+    "sequence_classification_int8": lambda c: kbs.BertForSequenceClassification(c()),  # quantize="int8", no XLA
 }
 # One export XLA-compiles its model (the default): compiled functions load and answer alike there. The others run
 # graph kernels, cheaper to build and load on both sides; no export writes warmup records (not needed here).
 XLA_TASKS = {"sequence_classification"}
-OPTIONS = {"sentence_pooling": {"pooling": POOLING_MODES, "normalize_embeddings": False}}
+OPTIONS = {"sentence_pooling": {"pooling": POOLING_MODES, "normalize_embeddings": False},
+           "sequence_classification_int8": {"quantize": "int8"}}
 
 # Runs in the TF 2.20 environment: every request goes through the serving protos both ways, as in a server.
 SERVER = textwrap.dedent("""
