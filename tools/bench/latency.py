@@ -62,23 +62,15 @@ def _percentile(values, q):
 def _ours(path, threading_):
     """A `make(chunks)` (as `tools.bench.serving.load` returns) for a SavedModel folder."""
     import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
 
     intra, inter = threading_
     if intra:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    fn_ = tf.saved_model.load(path).signatures["serving_default"]
+    from tools.bench.serving import savedmodel_calls
 
-    def make(chunks):
-        tensors = [tf.constant(c) for c in chunks]
-
-        def fn():
-            for t in tensors:
-                fn_(text=t)["label"].numpy()
-        return fn
-    return make
+    return savedmodel_calls(path)
 
 
 def _load(spec):

