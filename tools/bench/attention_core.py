@@ -21,9 +21,8 @@ Usage:
 """
 
 import argparse
-import time
 
-from tools.bench.common import SHAPES, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
 
 VARIANTS = ("current", "no-transpose", "scale-query", "scale-query+no-transpose", "where-mask", "no-mask",
             "exp-sum", "no-softmax")
@@ -99,14 +98,13 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
-                   help="cpu: this process's CPU seconds (steadier on a shared machine); wall: elapsed seconds")
+    add_clock_argument(p, default="cpu")
     args = p.parse_args(argv)
 
     import numpy as np
 
     fns, flops = _functions(args.shape, args.batch, args.length, args.variants.split(","))
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    clock = CLOCKS[args.clock]
     outputs = {name: fn().numpy() for name, fn in fns.items()}  # compile
     seconds = {name: [] for name in fns}
     for r in range(args.rounds):

@@ -19,6 +19,16 @@ SHAPES = {
 }
 
 
+#: the clocks a profile can time with: elapsed seconds, or this process's CPU seconds (steadier on a shared machine)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def add_clock_argument(parser, default):
+    """Add `--clock wall|cpu` to `parser`; the parsed name picks a function of `CLOCKS`."""
+    parser.add_argument("--clock", default=default, choices=sorted(CLOCKS),
+                        help="wall: elapsed seconds; cpu: this process's CPU seconds (steadier on a shared machine)")
+
+
 def time_calls(fn, repeats, warmup=2):
     """Median seconds per call of `fn` after `warmup` calls (compilation, caches)."""
     for _ in range(warmup):

@@ -20,9 +20,8 @@ Usage:
 """
 
 import argparse
-import time
 
-from tools.bench.common import SHAPES, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
 
 
 def _parts(shape, batch, length):
@@ -87,13 +86,12 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=128)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
-                   help="wall: elapsed seconds; cpu: this process's CPU seconds (steadier on a shared machine)")
+    add_clock_argument(p, default="wall")
     args = p.parse_args(argv)
 
     import numpy as np
 
-    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    clock = CLOCKS[args.clock]
     parts, flops, attention_flops = _parts(args.shape, args.batch, args.length)
     for fn in parts.values():
         fn().numpy()  # compile

@@ -14,9 +14,8 @@ Usage:
 """
 
 import argparse
-import time
 
-from tools.bench.common import SHAPES, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
 
 
 def _steps(shape, batch, length, dropout):
@@ -75,13 +74,12 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=128)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--steps", type=int, default=1)
-    p.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
-                   help="cpu: this process's CPU seconds (steadier on a shared machine); wall: elapsed seconds")
+    add_clock_argument(p, default="cpu")
     args = p.parse_args(argv)
 
     import numpy as np
 
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    clock = CLOCKS[args.clock]
     fns = {**_steps(args.shape, args.batch, args.length, True), **_steps(args.shape, args.batch, args.length, False)}
     for fn in fns.values():
         fn()  # compile
