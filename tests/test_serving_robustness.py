@@ -48,12 +48,7 @@ def test_random_unicode_never_crashes(served, texts):  # empty requests and empt
 @given(st.lists(st.binary(max_size=64), min_size=1, max_size=4))
 def test_random_bytes_answer_or_name_the_bad_rows(served, blobs):
     COUNTS["bytes"] = COUNTS.get("bytes", 0) + 1
-    bad = []
-    for i, b in enumerate(blobs):
-        try:
-            b.decode("utf-8")
-        except UnicodeDecodeError:
-            bad.append(i)
+    bad = _bad_rows(blobs)
     if not bad:
         _check(served(text=tf.constant(blobs)), len(blobs))
         return
