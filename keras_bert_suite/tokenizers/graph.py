@@ -67,20 +67,34 @@ class _Table:
             return [tf.gather(code, kept)] + [tf.gather(c, kept) for c in carry]
 
         def expand():
-            single = code >= 0
-            k = tf.cast(tf.maximum(-code - 2, 0), tf.int64)
-            lens = tf.where(single, tf.constant(1, tf.int64), tf.where(code == -1, tf.constant(0, tf.int64),
-                                                                       tf.gather(self.multi_lens, k)))
+            # Characters other than single ones (deleted: -1, several outputs: -2 - k) are few: their output
+            # positions are computed for them alone; one cumulative sum over the output then gives every output
+            # its source character (`src`), and only the outputs of multi-character entries are written apart.
+            odd = tf.where(code < 0)[:, 0]
+            odd_code = tf.gather(code, odd)
+            k = tf.maximum(-odd_code - 2, 0)
+            deleted = tf.equal(odd_code, -1)
+            odd_len = tf.where(deleted, tf.constant(0, tf.int64), tf.gather(self.multi_lens, k))
+            first = odd + tf.cumsum(odd_len - 1, exclusive=True)  # where its outputs start (deleted: would)
             n = tf.size(code, out_type=tf.int64)
-            # Every output character is read from `values` (the table's multi-character outputs, then this call's
-            # single ones): input i's outputs start at `base[i]` there.
-            values = tf.concat([self.multi_values, code], axis=0)
-            base = tf.where(single, tf.size(self.multi_values, out_type=tf.int64) + tf.range(n),
-                            tf.gather(self.multi_starts, k))
-            idx = tf.repeat(tf.range(n), lens)
-            first_output = tf.cumsum(lens, exclusive=True)
-            value = tf.gather(values, tf.gather(base - first_output, idx) + tf.range(tf.size(idx, out_type=tf.int64)))
-            return [value] + [tf.gather(c, idx) for c in carry]
+            total = n + tf.reduce_sum(odd_len - 1)
+            # The source steps by one per output, by one more after each deleted character, and stays on a
+            # multi-character entry for its later outputs.
+            later = tf.ragged.range(first + 1, first + odd_len).flat_values
+            skipped = tf.boolean_mask(first, deleted)
+            step = tf.math.unsorted_segment_sum(
+                tf.concat([tf.ones_like(skipped), -tf.ones_like(later)], 0), tf.concat([skipped, later], 0),
+                total + 1,
+            )[:total]
+            src = tf.cumsum(step + 1) - 1
+            multi = ~deleted
+            written = tf.ragged.range(tf.boolean_mask(first, multi), tf.boolean_mask(first + odd_len, multi))
+            starts = tf.gather(self.multi_starts, tf.boolean_mask(k, multi))
+            read = tf.ragged.range(starts, starts + tf.boolean_mask(odd_len, multi)).flat_values
+            value = tf.tensor_scatter_nd_update(
+                tf.gather(code, src), written.flat_values[:, None], tf.gather(self.multi_values, read)
+            )
+            return [value] + [tf.gather(c, src) for c in carry]
 
         if not self.has_multi:
             out = tf.cond(tf.reduce_any(code < 0), deletions_only, identity)
@@ -177,9 +191,22 @@ class Words(NamedTuple):
         return self.splits[:-1]
 
 
+def _is_one_of(codepoint, values):
+    """bool [chars]: the code point is one of `values` (a short Python list of ints): one comparison with a
+    scalar per value (a broadcast comparison against a [values] tensor is several times slower)."""
+    if not values:
+        return tf.zeros(tf.shape(codepoint), tf.bool)
+    if len(values) > 8:
+        return tf.reduce_any(tf.equal(codepoint[:, None], tf.constant(values, codepoint.dtype)[None, :]), axis=1)
+    out = tf.equal(codepoint, values[0])
+    for v in values[1:]:
+        out |= tf.equal(codepoint, v)
+    return out
+
+
 def _has(classes, bit):
     """bool [chars]: the class bit (tables.SPACE, PUNCT, CJK, UNSTABLE) is set."""
-    return tf.bitwise.bitwise_and(classes, bit) > 0
+    return tf.bitwise.bitwise_and(classes, tf.constant(bit, classes.dtype)) > 0
 
 
 def _row_starts_here(row):
@@ -256,9 +283,8 @@ class GraphTokenizer:
         self.word_kinds = [normalize.NEVER_SPLIT] * len(never) + [normalize.KEPT] * len(kept)
         self.word_replacements = [e if e in vocab else unk_token for e in never] + kept
         firsts = sorted({ord(e[0]) for e in self.word_entries if e})
-        self.word_firsts = tf.constant(firsts or [-1], dtype=tf.int32)
-        special_firsts = sorted({ord(s[0]) for s in self.specials if s})
-        self.special_firsts = tf.constant(special_firsts or [-1], dtype=tf.int32)
+        self.word_firsts = firsts
+        self.special_firsts = sorted({ord(s[0]) for s in self.specials if s})
         self.wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=self.vocab_list,
             suffix_indicator="##",
@@ -284,7 +310,7 @@ class GraphTokenizer:
         longest first, as normalize.find_specials)."""
         if not self.specials:
             return chars
-        starts_one = tf.reduce_any(tf.equal(chars.codepoint[:, None], self.special_firsts[None, :]), axis=1)
+        starts_one = _is_one_of(chars.codepoint, self.special_firsts)
         special, special_start = tf.cond(
             tf.reduce_any(starts_one),
             lambda: self._search_specials(chars.codepoint, chars.row, starts_one),
@@ -330,8 +356,9 @@ class GraphTokenizer:
         return self._apply_table(self.stage_a, chars, chars.special)[0]
 
     def _class(self, codepoint):
-        """int32 [chars]: the class bits (tables.SPACE | PUNCT | CJK | UNSTABLE) of each code point."""
-        return tf.cast(tf.gather(self.classes, codepoint), tf.int32)
+        """uint8 [chars]: the class bits (tables.SPACE | PUNCT | CJK | UNSTABLE) of each code point (tested in
+        uint8: no cast to a wider type)."""
+        return tf.gather(self.classes, codepoint)
 
     def compose_nfc(self, chars):
         """Chars -> Chars after NFC, only when accents are kept and only on clusters holding unstable characters
@@ -361,7 +388,7 @@ class GraphTokenizer:
         return cluster, tf.reduce_sum(tf.cast(boundary, tf.int64))
 
     def classify(self, chars):
-        """Chars -> (classes int32 [chars], cjk bool [chars], entry int64 [chars]): class bits, CJK characters
+        """Chars -> (classes uint8 [chars], cjk bool [chars], entry int64 [chars]): class bits, CJK characters
         to split off (none when `tokenize_chinese_chars` is off), and per character index+1 of the whole-word
         entry (`never_split` or special token) its whitespace word equals (0: none)."""
         classes = self._class(chars.codepoint)
@@ -394,7 +421,7 @@ class GraphTokenizer:
             entry_or_zero = tf.concat([entry, [0]], 0)
             return tf.where(in_word, tf.gather(entry_or_zero, tf.where(in_word, word_of_char, n_words)), 0)
 
-        candidates = tf.reduce_any(tf.equal(chars.codepoint[:, None], self.word_firsts[None, :]), axis=1)
+        candidates = _is_one_of(chars.codepoint, self.word_firsts)
         candidates &= ~chars.special
         return tf.cond(tf.reduce_any(candidates), look_up, lambda: tf.zeros([n], tf.int64))
 
@@ -444,8 +471,10 @@ class GraphTokenizer:
             replacements = tf.constant([self.unk_token] + self.word_replacements)
             replacement = tf.gather(replacements, tf.where(never_split, word_entry, 0))
         else:
-            replacement = tf.fill(tf.shape(text), self.unk_token)
-        return Words(chars, word_char, codepoint, splits, tf.where(replaced, replacement, text), replaced)
+            replacement = tf.constant(self.unk_token)
+        # Replacements are rare: the word strings are copied only when a batch has one.
+        text = tf.cond(tf.reduce_any(replaced), lambda: tf.where(replaced, replacement, text), lambda: text)
+        return Words(chars, word_char, codepoint, splits, text, replaced)
 
     def apply_wordpiece(self, words):
         """Words -> (ids, piece_start, piece_end) RaggedTensors [words, (pieces)]: FastWordpiece on whole words,
@@ -473,7 +502,8 @@ class GraphTokenizer:
     def rows(self, words, ids, batch):
         """Pieces grouped by text: ids RaggedTensor [words, (pieces)] -> [batch, (tokens)] (same flat values)."""
         word_row = tf.gather(words.chars.row, tf.gather(words.char, words.first))
-        word_splits = tf.ragged.segment_ids_to_row_splits(word_row, num_segments=batch)
+        # Rows of words are sorted: each text's first word is found by binary search (batch + 1 look-ups).
+        word_splits = tf.searchsorted(word_row, tf.range(batch + 1), side="left", out_type=tf.int64)
         return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.gather(ids.row_splits, word_splits), validate=False)
 
     def apply_fused(self, chars):

@@ -17,13 +17,22 @@ from keras_bert_suite.tokenizers import encoding as enc
 
 def _keep_all(parts, keep_len, side):
     """Keep `keep_len` [batch] values per row of every RaggedTensor in `parts` (all of one ragged shape), from
-    the start (side='right') or the end (side='left'): one index of kept values, gathered from each."""
+    the start (side='right') or the end (side='left'): one index of kept values, gathered from each. `keep_len`
+    None keeps everything."""
+    if keep_len is None:  # no truncation asked for
+        return parts
     rt = parts[0]
     lens = rt.row_lengths()
-    kept = tf.minimum(lens, keep_len)
-    starts = rt.row_starts() + (0 if side == "right" else lens - kept)
-    index = tf.ragged.range(starts, starts + kept).flat_values
-    return [tf.RaggedTensor.from_row_lengths(tf.gather(x.flat_values, index), kept, validate=False) for x in parts]
+
+    def cut():
+        kept = tf.minimum(lens, keep_len)
+        starts = rt.row_starts() + (0 if side == "right" else lens - kept)
+        index = tf.ragged.range(starts, starts + kept).flat_values
+        return [tf.RaggedTensor.from_row_lengths(tf.gather(x.flat_values, index), kept, validate=False)
+                for x in parts]
+
+    # Most batches have no row to shorten: the values are then not copied.
+    return tf.cond(tf.reduce_all(keep_len >= lens), lambda: parts, cut)
 
 
 def _given(value):
@@ -69,6 +78,15 @@ def _dense(rt, length, pad_value, left):
     return rt.to_tensor(default_value=pad_value, shape=length)
 
 
+def _mask(lens, length, left):
+    """[batch, length] int64: 1 on each row's first `lens` columns (its last ones with left padding); the same
+    as a padded ragged tensor of ones, without building it."""
+    columns = tf.range(tf.cast(length, tf.int64))
+    if left:
+        columns = columns[::-1]
+    return tf.cast(columns[None, :] < lens[:, None], tf.int64)
+
+
 def pack(
     ids_a,
     ids_b=None,
@@ -98,11 +116,11 @@ def pack(
     keep_a, keep_b = truncation_lengths(len_a, len_b, n_special, truncation, max_length)
     with_offsets = starts is not None
     parts_a = [ids_a] + ([starts, ends] if with_offsets else [])
-    parts_a = _keep_all(parts_a, keep_a, truncation_side)
+    parts_a = _keep_all(parts_a, None if keep_a is len_a else keep_a, truncation_side)
     parts_b = None
     if ids_b is not None:
         parts_b = [ids_b] + ([starts_b, ends_b] if with_offsets else [])
-        parts_b = _keep_all(parts_b, keep_b, truncation_side)
+        parts_b = _keep_all(parts_b, None if keep_b is len_b else keep_b, truncation_side)
     batch = ids_a.nrows()
 
     def column(value):
@@ -138,7 +156,7 @@ def pack(
     out = {
         "input_ids": _dense(ids, length, tf.cast(pad_id, tf.int64), left),
         "token_type_ids": _dense(types, length, tf.constant(0, tf.int64), left),
-        "attention_mask": _dense(tf.ones_like(ids), length, tf.constant(0, tf.int64), left),
+        "attention_mask": _mask(ids.row_lengths(), length, left),
         "special_tokens_mask": _dense(special, length, tf.constant(1, tf.int64), left),
     }
     if with_offsets:
