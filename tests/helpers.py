@@ -83,6 +83,39 @@ def sst2_sentences(n=8):
     return rows[:n]
 
 
+def task_models(config, ner_labels):
+    """One model constructor per export task (the keys `export_saved_model` serves), for the export tests.
+
+    Args:
+        config: a function of keyword arguments returning the test's `BertConfig` (its own size and length);
+            called with `id2label=...` for the two classifiers and `is_decoder=True` for the causal LM.
+        ner_labels: `{id: label}` of the token classifier (BIO tags).
+
+    Returns:
+        `{task: make}` in a fixed order; each `make()` builds a fresh, unbuilt model (seed Keras first for the
+        same weights every run).
+
+    Example:
+        >>> models = task_models(lambda **kw: kbs.BertConfig(vocab_size=30522, hidden_size=32,
+        ...                      num_hidden_layers=1, num_attention_heads=4, intermediate_size=37, **kw),
+        ...                      {0: "O", 1: "B-PER", 2: "I-PER"})
+        >>> keras.utils.set_random_seed(0)
+        >>> classifier = models["sequence_classification"]()
+    """
+    import keras_bert_suite as kbs
+
+    return {
+        "sequence_classification": lambda: kbs.BertForSequenceClassification(config(id2label={0: "neg", 1: "pos"})),
+        "token_classification": lambda: kbs.BertForTokenClassification(config(id2label=ner_labels)),
+        "question_answering": lambda: kbs.BertForQuestionAnswering(config()),
+        "masked_lm": lambda: kbs.BertForMaskedLM(config()),
+        "next_sentence_prediction": lambda: kbs.BertForNextSentencePrediction(config()),
+        "multiple_choice": lambda: kbs.BertForMultipleChoice(config()),
+        "feature_extraction": lambda: kbs.BertModel(config()),
+        "causal_lm": lambda: kbs.BertLMHeadModel(config(is_decoder=True)),
+    }
+
+
 def max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
 

@@ -14,6 +14,8 @@ RUNS = {
     "encoder": ["--shapes", "tiny", "--cases", "2x16", "--impls", "ours-function,ours-xla,kerashub-xla",
                 "--rounds", "1", "--repeats", "1", "--chart", ""],
     "encoder_profile": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--repeats", "1"],
+    "attention_core": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "2", "--repeats", "1"],
+    "train_step_profile": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--steps", "1"],
     "tokenizer_profile": ["--rows", "40", "--udhr-rows", "20", "--batch", "16", "--rounds", "1", "--repeats", "1"],
     "train_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--impls", "ours,kerashub-xla",
                    "--rounds", "1", "--steps", "1", "--chart", ""],

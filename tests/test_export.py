@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import keras_bert_suite as kbs
 from keras_bert_suite.data import read_conll
-from helpers import SHARED_DATA, minilm_folder
+from helpers import SHARED_DATA, minilm_folder, task_models
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
 
@@ -68,20 +68,10 @@ def _requests():
 
 
 def _models():
-    kbs_cls = {
-        "sequence_classification": lambda: kbs.BertForSequenceClassification(_config(id2label={0: "neg", 1: "pos"})),
-        "token_classification": lambda: kbs.BertForTokenClassification(_config(id2label=NER_LABELS)),
-        "question_answering": lambda: kbs.BertForQuestionAnswering(_config()),
-        "masked_lm": lambda: kbs.BertForMaskedLM(_config()),
-        "next_sentence_prediction": lambda: kbs.BertForNextSentencePrediction(_config()),
-        "multiple_choice": lambda: kbs.BertForMultipleChoice(_config()),
-        "feature_extraction": lambda: kbs.BertModel(_config()),
-        "causal_lm": lambda: kbs.BertLMHeadModel(_config(is_decoder=True)),
-    }
     import keras
 
     keras.utils.set_random_seed(0)
-    return {task: make() for task, make in kbs_cls.items()}
+    return {task: make() for task, make in task_models(_config, NER_LABELS).items()}
 
 
 FRESH = textwrap.dedent("""

@@ -22,7 +22,7 @@ Usage:
 
 import argparse
 
-from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, fetched, machine, table, time_rounds
 
 VARIANTS = ("current", "no-transpose", "scale-query", "scale-query+no-transpose", "where-mask", "no-mask",
             "exp-sum", "no-softmax")
@@ -104,21 +104,14 @@ def main(argv=None):
     import numpy as np
 
     fns, flops = _functions(args.shape, args.batch, args.length, args.variants.split(","))
-    clock = CLOCKS[args.clock]
     outputs = {name: fn().numpy() for name, fn in fns.items()}  # compile
-    seconds = {name: [] for name in fns}
-    for r in range(args.rounds):
-        names = list(fns)
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = clock()
-            for _ in range(args.repeats):
-                fns[name]().numpy()
-            seconds[name].append((clock() - start) / args.repeats)
+    seconds = time_rounds({name: fetched(fn) for name, fn in fns.items()}, args.rounds, args.repeats,
+                          CLOCKS[args.clock], warmup=0)
     ref = outputs.get("current")
     rows = []
-    base = 1000 * float(np.median(seconds["current"])) if "current" in seconds else None
+    base = 1000 * seconds["current"] if "current" in seconds else None
     for name in fns:
-        ms = 1000 * float(np.median(seconds[name]))
+        ms = 1000 * seconds[name]
         diff = "-" if ref is None or name in ("no-mask", "no-softmax") else f"{np.max(np.abs(outputs[name] - ref)):.1e}"
         rows.append([name, f"{ms:.2f}", f"{ms / base:.2f}x" if base else "-", f"{flops / ms / 1e6:.0f}", diff])
     print(f"machine: {machine()}; {args.shape}, batch {args.batch} x {args.length}, XLA, fp32; "

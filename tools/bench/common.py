@@ -29,16 +29,67 @@ def add_clock_argument(parser, default):
                         help="wall: elapsed seconds; cpu: this process's CPU seconds (steadier on a shared machine)")
 
 
+def time_rounds(fns, rounds, repeats, clock=time.perf_counter, warmup=1):
+    """Median seconds per call of each function of `fns`, timed side by side in this process.
+
+    Every function is first called `warmup` times (compilation, caches). Then each of `rounds` rounds times
+    `repeats` back-to-back calls of every function, in an order rotated by one each round (no function always
+    runs first or after the same neighbour), and keeps the mean of those calls; the answer is the median over
+    the rounds. A function must finish its work before it returns: read a tensor's value (see `fetched`).
+
+    Args:
+        fns: `{name: fn}`, each `fn()` taking no argument.
+        rounds: rounds (medians are taken over them), at least 1.
+        repeats: calls per function per round, at least 1.
+        clock: a function returning seconds, such as `CLOCKS["cpu"]` (`time.process_time`).
+        warmup: untimed calls of each function before the first round.
+
+    Returns:
+        `{name: median seconds per call}`, in the order of `fns`.
+
+    Example:
+        >>> seconds = time_rounds({"sum": lambda: sum(range(1000))}, rounds=3, repeats=10,
+        ...                       clock=CLOCKS["cpu"])
+    """
+    if rounds < 1 or repeats < 1:
+        raise ValueError(f"rounds and repeats must be at least 1, got rounds={rounds}, repeats={repeats}")
+    names = list(fns)
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
+            start = clock()
+            for _ in range(repeats):
+                fn()
+            samples[name].append((clock() - start) / repeats)
+    return {name: statistics.median(samples[name]) for name in names}
+
+
+def fetched(fn):
+    """`fn` followed by reading its result's value on the host: a tensor, or each tensor of a tuple or list
+    (a profile times the work, not the dispatch). Other results are returned untouched.
+
+    Example:
+        >>> time_rounds({"encoder": fetched(lambda: model(x).last_hidden_state)}, rounds=5, repeats=3)
+    """
+
+    def call():
+        out = fn()
+        for value in out if isinstance(out, (tuple, list)) else (out,):
+            if hasattr(value, "numpy"):
+                value.numpy()
+        return out
+
+    return call
+
+
 def time_calls(fn, repeats, warmup=2):
-    """Median seconds per call of `fn` after `warmup` calls (compilation, caches)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median wall seconds per call of `fn` over `repeats` single calls, after `warmup` calls (compilation,
+    caches)."""
+    return time_rounds({"fn": fn}, rounds=repeats, repeats=1, warmup=warmup)["fn"]
 
 
 def peak_rss_mb():

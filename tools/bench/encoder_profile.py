@@ -21,7 +21,7 @@ Usage:
 
 import argparse
 
-from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, fetched, machine, table, time_rounds
 
 
 def _parts(shape, batch, length):
@@ -89,20 +89,10 @@ def main(argv=None):
     add_clock_argument(p, default="wall")
     args = p.parse_args(argv)
 
-    import numpy as np
-
-    clock = CLOCKS[args.clock]
     parts, flops, attention_flops = _parts(args.shape, args.batch, args.length)
-    for fn in parts.values():
-        fn().numpy()  # compile
-    seconds = {name: [] for name in parts}
-    for _ in range(args.rounds):
-        for name, fn in parts.items():
-            start = clock()
-            for _ in range(args.repeats):
-                fn().numpy()
-            seconds[name].append((clock() - start) / args.repeats)
-    ms = {name: 1000 * float(np.median(v)) for name, v in seconds.items()}
+    seconds = time_rounds({name: fetched(fn) for name, fn in parts.items()}, args.rounds, args.repeats,
+                          CLOCKS[args.clock])  # the warmup call compiles
+    ms = {name: 1000 * s for name, s in seconds.items()}
     whole = ms["whole encoder"]
     ms["everything else"] = max(whole - ms["dense matmuls"] - ms["attention core"], 0.0)
     ms["scale, mask, softmax"] = max(ms["attention core"] - ms["attention products"], 0.0)

@@ -15,7 +15,7 @@ Usage:
 
 import argparse
 
-from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, machine, table
+from tools.bench.common import CLOCKS, SHAPES, add_clock_argument, fetched, machine, table, time_rounds
 
 
 def _steps(shape, batch, length, dropout):
@@ -77,22 +77,11 @@ def main(argv=None):
     add_clock_argument(p, default="cpu")
     args = p.parse_args(argv)
 
-    import numpy as np
-
-    clock = CLOCKS[args.clock]
     fns = {**_steps(args.shape, args.batch, args.length, True), **_steps(args.shape, args.batch, args.length, False)}
-    for fn in fns.values():
-        fn()  # compile
-    seconds = {name: [] for name in fns}
+    seconds = time_rounds({name: fetched(fn) for name, fn in fns.items()}, args.rounds, args.steps,
+                          CLOCKS[args.clock])  # the warmup call compiles
+    ms = {name: 1000 * s for name, s in seconds.items()}
     names = list(fns)
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = clock()
-            for _ in range(args.steps):
-                out = fns[name]()
-                np.asarray(out[0] if isinstance(out, tuple) else out)
-            seconds[name].append((clock() - start) / args.steps)
-    ms = {name: 1000 * float(np.median(v)) for name, v in seconds.items()}
     whole = ms["+ AdamW update (whole step)"]
     rows = [[name, f"{ms[name]:.0f}", f"{100 * ms[name] / whole:.0f}%"] for name in names]
     print(f"machine: {machine()}; {args.shape}, batch {args.batch} x {args.length}, XLA, fp32, AdamW; "
