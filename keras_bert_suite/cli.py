@@ -54,7 +54,7 @@ def _export(args):
     path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
                               version=args.version, jit_compile=False if args.no_xla else None,
                               compute_dtype=args.compute_dtype, quantize=args.quantize,
-                              chunk_size=args.chunk_size, **options)
+                              chunk_size=args.chunk_size, chunk_tokens=args.chunk_tokens, **options)
     print(f"exported {name} as {path}")
     print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
           f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving"
@@ -199,6 +199,9 @@ def build_parser():
                    "docs/benchmarks.md states the tolerance)")
     p.add_argument("--chunk-size", type=int, default=8,
                    help="rows per model call, sorted by length (0: the whole batch in one call)")
+    p.add_argument("--chunk-tokens", type=int, default=1024,
+                   help="token budget: chunks of short rows take up to 64 rows while rows x padded length fit "
+                   "(0: always --chunk-size rows)")
     _export_options(p)
     p.set_defaults(func=_export)
 

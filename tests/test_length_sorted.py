@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import keras_bert_suite as kbs
 from helpers import TINY
-from keras_bert_suite.export.length_sorted import chunk_bounds, chunk_sizes, run_by_length
+from keras_bert_suite.export.length_sorted import chunk_bounds, chunk_rows, chunk_sizes, large_sizes, run_by_length
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,35 @@ def test_chunk_bounds_full_chunks_then_powers_of_two():
             real = sizes[:-1]
             assert real == sorted(real, reverse=True) and set(real) <= set(chunk_sizes(chunk_size))
             assert len(real) == n // chunk_size + bin(n % chunk_size).count("1")
+
+
+@pytest.mark.parametrize("lengths", [[3, 40, 7, 17, 48, 1, 33, 9, 12, 2, 30] * 4, [5] * 32, [5] * 33,
+                                     [3] * 70 + [48] * 9, [48] * 20, [7], []])
+def test_token_budget_same_answers_larger_chunks_for_short_rows(model, lengths):
+    shapes = []
+
+    def run(ids, mask, types):
+        shapes.append(tuple(ids.shape))
+        return {"logits": model({"input_ids": ids, "attention_mask": mask, "token_type_ids": types}).logits}
+
+    ids, mask, types = _batch(lengths)
+    want = run(ids, mask, types)["logits"].numpy()
+    shapes.clear()
+    got = run_by_length(run, ids, mask, types, chunk_size=8, multiple=16, token_keys=("logits",), chunk_tokens=256)
+    got = got["logits"].numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got[mask.astype(bool)], want[mask.astype(bool)], atol=1e-5)
+    # each chunk's rows are a row count its padded length allows: 16 rows of 16 tokens fit 256, 16 x 32 do not
+    assert all(rows in chunk_rows(length, 8, 256) for rows, length in shapes if rows), shapes
+    assert sum(rows for rows, _ in shapes) == len(lengths)
+    if lengths == [5] * 33:  # sorted short rows: 16, 16, then the one left
+        assert shapes == [(16, 16), (16, 16), (1, 16)]
+    if lengths == [3] * 70 + [48] * 9:  # short rows in chunks of 16; the rest (6 short, 9 long) in 8, 4, 2, 1
+        assert shapes == [(16, 16)] * 4 + [(8, 48), (4, 48), (2, 48), (1, 48)]
+
+
+def test_chunk_rows_and_large_sizes():
+    assert large_sizes(8, 1024) == [64, 32, 16] and large_sizes(8, 0) == [] and large_sizes(24, 1024) == [48]
+    assert chunk_rows(16, 8, 1024) == [64, 32, 16, 8, 4, 2, 1]
+    assert chunk_rows(64, 8, 1024) == [16, 8, 4, 2, 1] and chunk_rows(128, 8, 1024) == chunk_sizes(8)
+    assert chunk_rows(16, 8, 0) == chunk_sizes(8)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert_suite as kbs
-from helpers import minilm_folder
+from helpers import minilm_folder, task_models
 from keras_bert_suite.export import export_saved_model, postprocess, warmup
 from keras_bert_suite.export.length_sorted import chunk_sizes
 from keras_bert_suite.export.signatures import ExportOptions
@@ -24,17 +24,7 @@ def _config(**kw):
                           intermediate_size=37, max_position_embeddings=64, **kw)
 
 
-MODELS = {
-    "sequence_classification": lambda: kbs.BertForSequenceClassification(_config(id2label={0: "neg", 1: "pos"})),
-    "token_classification": lambda: kbs.BertForTokenClassification(
-        _config(id2label={0: "O", 1: "B-PER", 2: "I-PER"})),
-    "question_answering": lambda: kbs.BertForQuestionAnswering(_config()),
-    "masked_lm": lambda: kbs.BertForMaskedLM(_config()),
-    "next_sentence_prediction": lambda: kbs.BertForNextSentencePrediction(_config()),
-    "multiple_choice": lambda: kbs.BertForMultipleChoice(_config()),
-    "feature_extraction": lambda: kbs.BertModel(_config()),
-    "causal_lm": lambda: kbs.BertLMHeadModel(_config(is_decoder=True)),
-}
+MODELS = task_models(_config, {0: "O", 1: "B-PER", 2: "I-PER"})
 
 REAL = {"text": "Ada Lovelace wrote the first program .", "text_pair": "It ran on an engine .",
         "question": "Who wrote it ?", "context": "Ada Lovelace wrote the first program .",
@@ -208,8 +198,8 @@ def test_warmup_requests_cover_every_chunk_shape():
     signatures = {"serving_default": ["text"], "pair": ["text", "text_pair"], "qa": ["question", "context"],
                   "mc": ["question", "choices"], "gen": ["prompt"]}
     requests = warmup.warmup_requests(signatures, 60, 8, 8, word)
-    # chunked: the first signature 8 lengths of 15 rows, the others 1 row; whole batch: rows 1..8 x 8 lengths
-    assert len(requests) == (1 + 8) + (1 + 1) + (1 + 1) + (1 + 8 * 8) + (1 + 1)
+    # chunked (multiple choice too): the first signature 8 lengths of 15 rows, the others 1 row; generation 1 row
+    assert len(requests) == (1 + 8) + (1 + 1) + (1 + 1) + (1 + 1) + (1 + 1)
     covered = {name: set() for name in signatures}
     for name, inputs in requests:
         rows = len(next(iter(inputs.values())))
@@ -217,8 +207,8 @@ def test_warmup_requests_cover_every_chunk_shape():
             continue
         if name == "mc":
             q, c = inputs["question"][0].decode(), inputs["choices"][0][0].decode()
-            assert inputs["choices"].shape == (rows, warmup.NUM_CHOICES)
-            covered[name].add((rows, len(python_tok(q, c)["input_ids"])))
+            assert inputs["choices"].shape == (rows, 1)  # one choice per question: rows are (question, choice)
+            covered[name] |= _chunk_shapes([len(python_tok(q, c)["input_ids"])] * rows, 8, 8, 60)
             continue
         if name == "gen":
             lengths = [1 + len(python_tok(inputs["prompt"][0].decode(), add_special_tokens=False)["input_ids"])] * rows
@@ -229,8 +219,8 @@ def test_warmup_requests_cover_every_chunk_shape():
         covered[name] |= _chunk_shapes(lengths, 8, 8, 60)
     chunk_shapes = {(rows, length) for rows in (8, 4, 2, 1) for length in range(8, 65, 8)}
     assert covered["serving_default"] == chunk_shapes  # max_length 60 pads to 64
-    assert covered["pair"] == covered["qa"] == {(1, 8)}  # the first signature warmed their shared function
-    assert covered["mc"] == {(rows, length) for rows in range(1, 9) for length in [*range(8, 60, 8), 60]}
+    # the first signature warmed their shared function
+    assert covered["pair"] == covered["qa"] == covered["mc"] == {(1, 8)}
     assert covered["gen"] == {(1, 8)}
     assert warmup.padded_lengths(20, 8) == [8, 16, 20]
     assert warmup.row_counts(8, 64, 2) == [1, 2, 4, 8]  # 2 x (1 + 64 x 8) would pass TF Serving's 1000 records
@@ -243,10 +233,9 @@ def test_warmup_records_replay_as_tf_serving_does(exports, loaded):
         replayed = warmup.replay_warmup(path, loaded[task])
         names = loaded[task].signatures.keys()
         assert {name for name, _, _ in replayed} == set(names)
-        # per signature an empty request; the first chunked one 2 lengths of 2 + 1 rows; multiple choice rows
-        # 1..2 x 2 lengths; the classifier's pair signature and generation one row
-        assert len(replayed) == {"sequence_classification": 1 + 2 + 1 + 1, "multiple_choice": 1 + 2 * CHUNK,
-                                 "causal_lm": 1 + 1}.get(task, 1 + 2), task
+        # per signature an empty request; the first chunked one (multiple choice too) 2 lengths of 2 + 1 rows;
+        # the classifier's pair signature and generation one row
+        assert len(replayed) == {"sequence_classification": 1 + 2 + 1 + 1, "causal_lm": 1 + 1}.get(task, 1 + 2), task
         for name, inputs, outputs in replayed:
             rows = len(next(iter(inputs.values())))
             for key, value in outputs.items():
@@ -254,7 +243,7 @@ def test_warmup_records_replay_as_tf_serving_does(exports, loaded):
                 if value.dtype.kind == "f":
                     assert np.isfinite(value).all(), (task, name, key)
         total += len(replayed)
-    assert total == 5 + 5 + 2 + 5 * 3
+    assert total == 5 + 2 + 6 * 3
 
 
 def test_warmup_off_and_a_missing_file_is_named(tmp_path):

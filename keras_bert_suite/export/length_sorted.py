@@ -12,12 +12,21 @@ request of n = k x chunk_size + r rows runs k full chunks, then the r rows left 
 the shapes are those row counts by `max_length / multiple` lengths (half as many as with every count 1..8, and so
 half the compilations a warmup has to replay).
 
+Short rows cost little per row, and at [8, 32] the compiled model runs below its speed on bigger calls (its
+matmuls are too small to keep the cores busy: docs/benchmarks.md, "Serving: short rows"). With a token budget
+(`chunk_tokens`), a chunk of sorted rows takes the largest of `chunk_size` x 2, x 4, ... up to `MAX_CHUNK_ROWS`
+rows whose padded length still fits (rows x padded length <= chunk_tokens), else `chunk_size` rows: short rows run
+in few large calls, long rows keep chunks of `chunk_size`. The row counts a chunk of padded length L can have
+are `chunk_rows(L, ...)`, whatever the batch.
+
 Example:
     >>> out = run_by_length(run, ids, mask, types, chunk_size=8, multiple=16, token_keys=("logits",))
     >>> out["logits"].shape      # as run(ids, mask, types)["logits"]
 """
 
 import tensorflow as tf
+
+MAX_CHUNK_ROWS = 64  # the most rows a chunk takes under a token budget
 
 
 def chunk_sizes(chunk_size):
@@ -28,6 +37,35 @@ def chunk_sizes(chunk_size):
         ([8, 4, 2, 1], [6, 4, 2, 1])
     """
     return [chunk_size] + [2 ** i for i in reversed(range(chunk_size.bit_length())) if 2 ** i < chunk_size]
+
+
+def large_sizes(chunk_size, chunk_tokens):
+    """The row counts above `chunk_size` a token budget can give: chunk_size x 2, x 4, ... up to
+    `MAX_CHUNK_ROWS` (none without a budget), largest first.
+
+    Example:
+        >>> large_sizes(8, 1024), large_sizes(8, 0)
+        ([64, 32, 16], [])
+    """
+    sizes = []
+    size = chunk_size * 2
+    while chunk_tokens and chunk_size and size <= MAX_CHUNK_ROWS:
+        sizes.insert(0, size)
+        size *= 2
+    return sizes
+
+
+def chunk_rows(padded_length, chunk_size, chunk_tokens):
+    """The row counts of a chunk padded to `padded_length` tokens, largest first: the large sizes that fit the
+    budget (rows x padded_length <= chunk_tokens), then `chunk_sizes(chunk_size)`. With XLA, the shapes a request
+    can compile are (rows, padded length) for these rows, at each padded length.
+
+    Example:
+        >>> chunk_rows(32, 8, 1024), chunk_rows(128, 8, 1024)
+        ([32, 16, 8, 4, 2, 1], [8, 4, 2, 1])
+    """
+    return [s for s in large_sizes(chunk_size, chunk_tokens) if s * padded_length <= chunk_tokens] + \
+        chunk_sizes(chunk_size)
 
 
 def chunk_bounds(n, chunk_size):
@@ -41,11 +79,28 @@ def chunk_bounds(n, chunk_size):
     return tf.cumsum(sizes, exclusive=True), sizes
 
 
+def _padded(longest, multiple, full):
+    return tf.minimum((tf.maximum(longest, 1) + multiple - 1) // multiple * multiple, full)
+
+
 def _chunk(inputs, lengths, start, size, multiple, full):
     end = start + size
     longest = tf.reduce_max(tf.concat([lengths[start:end], [1]], axis=0))
-    cut = tf.minimum((longest + multiple - 1) // multiple * multiple, full)
+    cut = _padded(longest, multiple, full)
     return [t[start:end, :cut] for t in inputs], cut
+
+
+def _next_size(lengths, start, n, chunk_size, chunk_tokens, multiple, full):
+    """Rows of the chunk of sorted rows that starts at `start`: the largest of `large_sizes` whose rows fit the
+    token budget, else `chunk_size`, else (fewer rows left) the largest power of two in what is left."""
+    left = n - start
+    powers = tf.constant(chunk_sizes(chunk_size)[1:] or [1], tf.int32)
+    size = tf.where(left >= chunk_size, chunk_size, tf.reduce_max(tf.where(powers <= left, powers, 0)))
+    for large in reversed(large_sizes(chunk_size, chunk_tokens)):  # smallest first: the largest that fits wins
+        last = tf.clip_by_value(start + large - 1, 0, tf.maximum(n - 1, 0))
+        fits = tf.logical_and(left >= large, large * _padded(lengths[last], multiple, full) <= chunk_tokens)
+        size = tf.where(fits, large, size)
+    return size
 
 
 def _pad_tokens(out, token_keys, cut, full):
@@ -85,7 +140,8 @@ def run_whole(run, input_ids, attention_mask, token_type_ids, *, token_keys=()):
     return _cut_tokens(run(*inputs), token_keys, full)
 
 
-def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=8, multiple=16, token_keys=()):
+def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=8, multiple=16, token_keys=(),
+                  chunk_tokens=0):
     """`run(input_ids, attention_mask, token_type_ids) -> dict of tensors`, computed chunk by chunk.
 
     Args:
@@ -95,6 +151,8 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         chunk_size: rows per call of `run` (the last rows: fewer, see `chunk_sizes`).
         multiple: each chunk's length is rounded up to a multiple of this (fewer shapes to compile).
         token_keys: outputs with a sequence axis; they are padded back to `length` with zeros.
+        chunk_tokens: token budget: a chunk takes up to `MAX_CHUNK_ROWS` rows (chunk_size x a power of two)
+            while rows x its padded length <= chunk_tokens (`chunk_rows`); 0: always `chunk_size` rows.
 
     Returns:
         The dict `run` returns, rows in the input's order. An empty batch (0 rows) gives empty outputs.
@@ -103,44 +161,52 @@ def run_by_length(run, input_ids, attention_mask, token_type_ids, *, chunk_size=
         [input_ids, attention_mask, token_type_ids])
     inputs = (input_ids, attention_mask, token_type_ids)
     lengths = tf.reduce_sum(tf.cast(attention_mask, tf.int32), axis=1)
-    one_chunk = tf.reduce_any(tf.equal(tf.shape(input_ids)[0], [0, *chunk_sizes(chunk_size)]))
-    sorted_run = lambda: _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys)  # noqa: E731
+    n, full = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
+    one_chunk = tf.reduce_any(tf.equal(n, [0, *chunk_sizes(chunk_size)]))
+    large = large_sizes(chunk_size, chunk_tokens)
+    if large:  # n rows of a large size, all within the budget at the batch's longest row: one chunk too
+        whole = n * _padded(tf.reduce_max(tf.concat([lengths, [1]], axis=0)), multiple, full) <= chunk_tokens
+        one_chunk = tf.logical_or(one_chunk, tf.logical_and(tf.reduce_any(tf.equal(n, large)), whole))
+    sorted_run = lambda: _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys,  # noqa: E731
+                                        chunk_tokens)
     merged = tf.cond(one_chunk, lambda: _single_chunk(run, inputs, lengths, multiple, token_keys), sorted_run)
     return _cut_tokens(merged, token_keys, batch_length)
 
 
 def _single_chunk(run, inputs, lengths, multiple, token_keys):
-    """A batch that is one chunk anyway (0 rows, or a row count of `chunk_sizes`: 1, 2, 4 or 8 for 8): one call in
-    the request's order, cut to its longest row rounded up to `multiple`. The same call the loop would make (rows
-    in another order), without the sort, the gathers, the loop and its arrays: the batch-1 path of a server."""
+    """A batch that is one chunk anyway (0 rows, a row count of `chunk_sizes`: 1, 2, 4 or 8 for 8, or a large
+    size within the token budget): one call in the request's order, cut to its longest row rounded up to
+    `multiple`. The same call the loop would make (rows in another order), without the sort, the gathers, the loop
+    and its arrays: the batch-1 path of a server."""
     full = tf.shape(inputs[0])[1]
     chunk, cut = _chunk(inputs, lengths, 0, tf.shape(inputs[0])[0], multiple, full)
     return _pad_tokens(run(*chunk), token_keys, cut, full)
 
 
-def _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys):
-    """Rows sorted by length, run chunk by chunk in a loop, put back in the request's order (padded to the batch's
-    length)."""
+def _sorted_chunks(run, inputs, lengths, chunk_size, multiple, token_keys, chunk_tokens):
+    """Rows sorted by length, run chunk by chunk in a loop (chunk rows from `_next_size`), put back in the
+    request's order (padded to the batch's length)."""
     input_ids, attention_mask, token_type_ids = inputs
     order = tf.argsort(lengths, stable=True)
     inputs = [tf.gather(t, order) for t in (input_ids, attention_mask, token_type_ids)]
     lengths = tf.gather(lengths, order)
     n, full = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
-    starts, sizes = chunk_bounds(n, chunk_size)
-    num_chunks = tf.size(sizes) - 1
+
+    def step(start):
+        size = _next_size(lengths, start, n, chunk_size, chunk_tokens, multiple, full)
+        chunk, cut = _chunk(inputs, lengths, start, size, multiple, full)
+        return start + size, _pad_tokens(run(*chunk), token_keys, cut, full)
 
     # The first chunk runs outside the loop: it gives the outputs' names and dtypes.
-    first, cut = _chunk(inputs, lengths, starts[0], sizes[0], multiple, full)
-    out = _pad_tokens(run(*first), token_keys, cut, full)
-    size = tf.maximum(num_chunks, 1)  # an empty batch still writes its (empty) first chunk
-    arrays = {k: tf.TensorArray(v.dtype, size=size, infer_shape=False).write(0, v) for k, v in out.items()}
+    start, out = step(tf.constant(0))
+    arrays = {k: tf.TensorArray(v.dtype, size=1, dynamic_size=True, infer_shape=False).write(0, v)
+              for k, v in out.items()}
 
-    def body(i, arrays):
-        chunk, cut = _chunk(inputs, lengths, starts[i], sizes[i], multiple, full)
-        result = _pad_tokens(run(*chunk), token_keys, cut, full)
-        return i + 1, {k: arrays[k].write(i, result[k]) for k in arrays}
+    def body(i, start, arrays):
+        start, result = step(start)
+        return i + 1, start, {k: arrays[k].write(i, result[k]) for k in arrays}
 
-    _, arrays = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(1), arrays))
+    _, _, arrays = tf.while_loop(lambda i, start, _: start < n, body, (tf.constant(1), start, arrays))
     inverse = tf.math.invert_permutation(order)
     merged = {}
     for key, array in arrays.items():

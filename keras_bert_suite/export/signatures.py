@@ -64,6 +64,7 @@ class ExportOptions:
     do_sample: bool = False
     jit_compile: bool = True
     chunk_size: int = 8  # rows per model call, sorted by length (see length_sorted.py); 0: the whole batch
+    chunk_tokens: int = 1024  # rows x padded length allowed to chunks above chunk_size rows; 0: none such
 
     def __post_init__(self):
         if self.max_seq_len is not None and self.max_length is not None and self.max_seq_len != self.max_length:
@@ -71,7 +72,7 @@ class ExportOptions:
                              f"({self.max_length}): give one of them")
         self.max_length = self.max_length or self.max_seq_len or 128
         self.max_seq_len = self.max_length
-        for name in ("max_length", "chunk_size", "pad_to_multiple_of", "top_k", "max_context_tokens", "doc_stride",
+        for name in ("max_length", "chunk_size", "chunk_tokens", "pad_to_multiple_of", "top_k", "max_context_tokens", "doc_stride",
                      "max_question_len", "max_answer_len"):
             value = getattr(self, name)
             positive = name in ("max_length", "top_k", "max_question_len", "max_answer_len")
@@ -136,13 +137,15 @@ class _Builder:
         enc = self.tokenizer(text, text_pair)
         return enc, self.run_features(enc, token_keys)
 
-    def run_features(self, features, token_keys=()):
+    def run_features(self, features, token_keys=(), run=None):
+        """The model on tokenized `features`, through `run` (default: the compiled model function)."""
         inputs = [features[k] for k in ("input_ids", "attention_mask", "token_type_ids")]
         o = self.options
+        run = run or self.run
         if not o.chunk_size:
-            return run_whole(self.run, *inputs, token_keys=token_keys)
-        return run_by_length(self.run, *inputs, chunk_size=o.chunk_size, multiple=o.pad_to_multiple_of or 1,
-                             token_keys=token_keys)
+            return run_whole(run, *inputs, token_keys=token_keys)
+        return run_by_length(run, *inputs, chunk_size=o.chunk_size, multiple=o.pad_to_multiple_of or 1,
+                             token_keys=token_keys, chunk_tokens=o.chunk_tokens)
 
     # ----- one method per task -----
     def sequence_classification(self):
@@ -235,14 +238,25 @@ class _Builder:
         return [("serving_default", is_next)]
 
     def multiple_choice(self):
+        def one_choice(input_ids, attention_mask, token_type_ids):
+            out = self.run(input_ids[:, None], attention_mask[:, None], token_type_ids[:, None])
+            return {"logits": out["logits"][:, 0]}
+
         @tf.function(input_signature=[_strings("question"), _strings("choices", rank=2)])
         def choose(question, choices):
             n = tf.shape(choices)[1]
             firsts = tf.reshape(tf.repeat(question[:, None], n, axis=1), [-1])
             enc = self.tokenizer(firsts, tf.reshape(choices, [-1]))
-            shape = tf.stack([tf.shape(choices)[0], n, tf.shape(enc["input_ids"])[1]])
-            out = run_whole(self.run, *(tf.reshape(enc[k], shape)
-                                        for k in ("input_ids", "attention_mask", "token_type_ids")))
+            if self.options.chunk_size:
+                # every (question, choice) row on its own, as [rows, 1 choice, length]: the model scores each
+                # choice alone, so rows sort and chunk as in the other tasks and the compiled shapes do not
+                # depend on the number of choices
+                scores = self.run_features(enc, run=one_choice)["logits"]
+                out = {"logits": tf.reshape(scores, tf.shape(choices))}
+            else:
+                shape = tf.stack([tf.shape(choices)[0], n, tf.shape(enc["input_ids"])[1]])
+                out = run_whole(self.run, *(tf.reshape(enc[k], shape)
+                                            for k in ("input_ids", "attention_mask", "token_type_ids")))
             probs = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
             return {"logits": out["logits"], "probabilities": probs,
                     "choice": tf.argmax(probs, axis=-1, output_type=tf.int32)}

@@ -8,12 +8,18 @@ up (a row of max_length tokens pads to the next multiple): 32 at max_length 64 (
 nothing). Without warmup the first requests of each shape pay for them.
 
 `warmup_requests` covers those shapes with few records. One request of 8 + 4 + 2 + 1 = 15 rows of the same length
-runs one chunk of each row count, so one record per length compiles every shape of that length. The signatures of one export share one compiled model function (signatures.py
+runs one chunk of each row count, so one record per length compiles every shape of that length. With a token
+budget (`chunk_tokens`, 1024 by default) short rows also run in chunks of 16, 32 or 64 rows (`chunk_rows`): the
+request of a length then has one row per row count of that length (63 rows at 32 tokens), still one record per
+length. The signatures of one export share one compiled model function (signatures.py
 builds one for the export), and XLA caches compilations per function and shape for the loaded SavedModel: only
 the first signature that chunks gets those records; the others get an empty and a one-row request, which run their
-own graph once. Multiple choice (the whole [batch, choices, length] batch in one call), whole-batch exports
-(`chunk_size=0`) and generation (no XLA) are covered as before: rows 1..8 x lengths for the first two, one row for
-generation. A MiniLM classifier at max_length 64: 11 records (was 130), 32 compilations (was 64).
+own graph once. Multiple choice runs each (question, choice) row on its own ([rows, 1, length]) through the same
+chunks, so its shapes do not depend on the number of choices: its records have one choice per question and cover
+every number of choices and questions. Whole-batch exports (`chunk_size=0`, multiple choice included: the
+whole [batch, choices, length] batch in one call, whose shapes do depend on both) and generation (no XLA) are
+covered as before: rows 1..8 (with 4 choices) x lengths for the first, one row for generation. A MiniLM classifier
+at max_length 64 without a budget: 11 records (was 130), 32 compilations (was 64).
 tests/test_warmup_compiles.py checks, from TensorFlow's log, that after the replay no request compiles anything.
 
 `write_warmup` stores them as TF Serving reads them: `<version>/assets.extra/tf_serving_warmup_requests`, a
@@ -24,7 +30,7 @@ does, in Python. `xla_compilations` reads which shapes a process compiled from i
 Example:
     >>> path = export_saved_model(model, tokenizer, "savedmodels/sst2", max_length=64)   # warmup=True
     >>> [(name, len(inputs["text"])) for name, inputs, _ in replay_warmup(path)][:3]
-    [('serving_default', 0), ('serving_default', 15), ('serving_default', 15)]
+    [('serving_default', 0), ('serving_default', 127), ('serving_default', 127)]
 """
 
 import os
@@ -33,7 +39,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.export.length_sorted import chunk_sizes
+from keras_bert_suite.export.length_sorted import chunk_rows
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 #: environment for a TensorFlow process whose log should name each XLA compilation with its input shapes
@@ -91,14 +97,15 @@ def _text(word, pieces):
     return " ".join([word] * max(pieces, 1))
 
 
-def request_inputs(input_names, length, rows, word):
+def request_inputs(input_names, length, rows, word, choices=NUM_CHOICES):
     """String inputs of one request: `rows` rows that tokenize to `length` tokens, special tokens included.
 
     Args:
         input_names: the signature's input names (text, text_pair, question, context, choices, prompt).
         length: tokens per row once packed ([CLS] a [SEP] (b [SEP])); rows: batch size (0 allowed).
+        choices: multiple choice: choices per question.
     Returns:
-        {name: numpy bytes array [rows] ([rows, NUM_CHOICES] for choices)}.
+        {name: numpy bytes array [rows] ([rows, choices] for choices)}.
     """
     names = set(input_names)
     if names == {"question", "context"} or names == {"question", "choices"}:
@@ -113,33 +120,43 @@ def request_inputs(input_names, length, rows, word):
         values = {name: _text(word, length - 2) for name in names}
     out = {}
     for name, value in values.items():
-        shape = [rows, NUM_CHOICES] if name == "choices" else [rows]
+        shape = [rows, choices] if name == "choices" else [rows]
         out[name] = np.full(shape, value.encode("utf-8"), dtype=object)
     return out
 
 
 def signature_kind(input_names, chunk_size):
-    """How a signature runs its model: "chunked" (length_sorted.run_by_length), "whole" (the whole batch in one
-    call: multiple choice, or `chunk_size` 0) or "generation" (causal LM: not XLA-compiled)."""
+    """How a signature runs its model: "chunked" (length_sorted.run_by_length; multiple choice too, one row per
+    (question, choice)), "whole" (the whole batch in one call: `chunk_size` 0) or "generation" (causal LM: not
+    XLA-compiled)."""
     names = set(input_names)
     if names == {"prompt"}:
         return "generation"
-    if names == {"question", "choices"} or not chunk_size:
+    if not chunk_size:
         return "whole"
     return "chunked"
 
 
-def warmup_requests(signature_inputs, max_length, multiple, chunk_size, word):
+def chunked_rows(length, multiple, chunk_size, chunk_tokens):
+    """Rows of the warmup request at `length` tokens that runs one chunk of each row count a chunk padded to that
+    length can have (`length_sorted.chunk_rows`): 8 + 4 + 2 + 1 = 15 without a budget, 32 + 16 + 15 = 63 at 32
+    tokens with a budget of 1024."""
+    multiple = multiple or 1
+    return sum(chunk_rows(-(-length // multiple) * multiple, chunk_size, chunk_tokens))
+
+
+def warmup_requests(signature_inputs, max_length, multiple, chunk_size, word, chunk_tokens=0):
     """[(signature name, inputs)] that make an export compile every shape its traffic can meet.
 
     Per signature an empty request first. The first chunked signature then gets one request per padded length,
-    of `sum(chunk_sizes(chunk_size))` rows (one chunk of each row count); later chunked signatures share its
+    of `chunked_rows` rows (one chunk of each row count); later chunked signatures share its
     compiled function and get one row. Whole-batch signatures get each row count of `row_counts` x each length,
     generation one row.
 
     Args:
-        signature_inputs: {signature name: [input names]}. max_length, multiple, chunk_size: the export's
-            options (max_length, pad_to_multiple_of, chunk_size). word: `filler_word(tokenizer)`.
+        signature_inputs: {signature name: [input names]}. max_length, multiple, chunk_size, chunk_tokens: the
+            export's options (max_length, pad_to_multiple_of, chunk_size, chunk_tokens). word:
+            `filler_word(tokenizer)`.
 
     Example:
         >>> [(n, len(i["text"])) for n, i in warmup_requests({"serving_default": ["text"]}, 16, 8, 8, "the")]
@@ -151,15 +168,17 @@ def warmup_requests(signature_inputs, max_length, multiple, chunk_size, word):
     requests = []
     chunked_warm = False
     for name, input_names in signature_inputs.items():
-        requests.append((name, request_inputs(input_names, lengths[0], 0, word)))
+        # multiple choice, chunked: one choice per question, so that a request's rows are its chunked rows
+        choices = 1 if kinds[name] == "chunked" else NUM_CHOICES
+        requests.append((name, request_inputs(input_names, lengths[0], 0, word, choices)))
         if kinds[name] == "whole":
             shapes = [(length, rows) for length in lengths for rows in counts]
         elif kinds[name] == "chunked" and not chunked_warm:
-            shapes = [(length, sum(chunk_sizes(chunk_size))) for length in lengths]
+            shapes = [(length, chunked_rows(length, multiple, chunk_size, chunk_tokens)) for length in lengths]
             chunked_warm = True
         else:
             shapes = [(lengths[0], 1)]
-        requests += [(name, request_inputs(input_names, length, rows, word)) for length, rows in shapes]
+        requests += [(name, request_inputs(input_names, length, rows, word, choices)) for length, rows in shapes]
     return requests
 
 
