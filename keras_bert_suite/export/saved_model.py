@@ -153,7 +153,7 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
         if warmup:
             inputs = {name: [spec.name for spec in fn.input_signature] for name, fn in signatures}
             write_warmup(tmp, warmup_requests(inputs, opts.max_length, opts.pad_to_multiple_of, opts.chunk_size,
-                                              filler_word(graph_tokenizer)))
+                                              filler_word(graph_tokenizer), chunk_tokens=opts.chunk_tokens))
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
