@@ -112,8 +112,9 @@ def _serve(path, texts, key):
 
 @pytest.mark.slow
 def test_int8_export_keeps_mean_pooled_embeddings_of_the_real_checkpoint(minilm, tmp_path):
-    """Stated tolerance: cosine of the int8 SavedModel's mean-pooled embeddings to the float32 model's >= 0.99 on
-    average over the 872 SST-2 dev sentences, >= 0.96 for each (measured 0.9918 and 0.9704)."""
+    """Stated tolerance: cosine of the int8 SavedModel's mean-pooled embeddings to the float32 model's >= 0.995 on
+    average over the 872 SST-2 dev sentences, >= 0.99 for each (measured with one input range per token 0.9987
+    and 0.9936; with one range per call it was 0.9918 and 0.9704)."""
     texts = _dev()
     encoder = kbs.SentenceTransformer(minilm)
     want = encoder.encode(texts, batch_size=32, normalize_embeddings=True)
@@ -124,7 +125,7 @@ def test_int8_export_keeps_mean_pooled_embeddings_of_the_real_checkpoint(minilm,
     cosine = (got * want).sum(-1)
     print(f"int8 embeddings over {len(texts)} SST-2 dev sentences: cosine mean {cosine.mean():.4f}, "
           f"min {cosine.min():.4f}")
-    assert cosine.mean() >= 0.99 and cosine.min() >= 0.96, (cosine.mean(), cosine.min())
+    assert cosine.mean() >= 0.995 and cosine.min() >= 0.99, (cosine.mean(), cosine.min())
 
 
 @pytest.mark.slow
@@ -132,8 +133,9 @@ def test_int8_export_keeps_labels_of_a_trained_head_on_sst2_dev(minilm, tmp_path
     """Labels against the float32 model's on the 872 SST-2 dev sentences. No fine-tuned SST-2 checkpoint is at
     hand, so the head is trained here on frozen float32 features (a ridge regression of the labels on the pooled
     output of 1,024 SST-2 train sentences; 66% accurate: the checkpoint's pooler was not trained for this), whose
-    small margins make labels flip easily. Measured: 95.4% equal, the same accuracy. The 99% target of the int8
-    option is not met on this head; the test holds the measured level, and int8 accuracy within 1 point."""
+    small margins make labels flip easily. Measured: 97.8% equal (95.4% with one input range per call), the same
+    accuracy; the test holds that level, and int8 accuracy within 1 point. A classifier fine-tuned on SST-2, whose
+    margins are real, keeps 100% of its labels (`python -m tools.bench.int8_ablation`, docs/benchmarks.md)."""
     model = kbs.BertForSequenceClassification.from_pretrained(minilm, num_labels=2)
     tokenizer = BertTokenizer.from_pretrained(minilm)
 
@@ -164,7 +166,7 @@ def test_int8_export_keeps_labels_of_a_trained_head_on_sst2_dev(minilm, tmp_path
     accuracy = (want.argmax(-1) == gold).mean(), (got.argmax(-1) == gold).mean()
     assert accuracy[0] > 0.6  # the head is a real classifier
     assert abs(accuracy[0] - accuracy[1]) <= 0.01, accuracy
-    assert agree >= 0.94, agree
+    assert agree >= 0.97, agree
 
 
 def test_kbs_export_quantize_flag(tiny_classifier, tmp_path, capsys):

@@ -51,14 +51,40 @@ def with_compute_dtype(model, compute_dtype):
 QUANTIZE = (None, "int8")
 
 
-def with_int8_encoder(model):
+# the encoder's dense layers by role, from the last parts of their Keras paths
+INT8_GROUPS = {("self", "query"): "query", ("self", "key"): "key", ("self", "value"): "value",
+               ("attention", "dense"): "attention_output", ("layer", "intermediate_dense"): "intermediate",
+               ("layer", "output_dense"): "output"}
+
+
+def _int8_group(path):
+    """(role, transformer layer) of an encoder dense layer's Keras path, e.g. ("output", "layer_5")."""
+    parts = path.split("/")
+    block = next((p for p in parts if p.startswith("layer_")), None)
+    parent = "layer" if parts[-2] == block else parts[-2]
+    return INT8_GROUPS.get((parent, parts[-1])), block
+
+
+def with_int8_encoder(model, keep_float=(), row_scales=True):
     """A copy of `model` (built from its config, same weights) whose encoder's dense layers (query, key, value,
     attention output, intermediate, output) hold int8 kernels and run 8-bit products (`layers.dense.Int8Dense`);
-    embeddings, layer norms, attention scores, the pooler and the head stay float32. `model` is left as it was."""
+    embeddings, layer norms, attention scores, the pooler and the head stay float32. `model` is left as it was.
+
+    Args:
+        model: a float32 model of this package.
+        keep_float: dense layers left float32, by role (`INT8_GROUPS`' values: "query", "key", "value",
+            "attention_output", "intermediate", "output") or by transformer layer ("layer_0", ...).
+        row_scales: each int8 layer quantizes its input with one range per token (True, the default) or one
+            range per call (docs/benchmarks.md compares them).
+    """
     from keras_bert_suite.layers.dense import quantize_dense_int8
 
     if model.dtype_policy.name != "float32":
         raise ValueError(f"quantize='int8' takes a float32 model, got dtype policy {model.dtype_policy.name!r}")
+    known = set(INT8_GROUPS.values()) | {f"layer_{i}" for i in range(model.config.num_hidden_layers)}
+    unknown = sorted(set(keep_float) - known)
+    if unknown:
+        raise ValueError(f"keep_float names no encoder dense layers: {unknown}; choose from {sorted(known)}")
     copy = type(model).from_config(model.get_config())
     source = model.hf_weights()
     for name, weight in copy.hf_weights().items():
@@ -68,7 +94,8 @@ def with_int8_encoder(model):
     if not dense:
         raise ValueError(f"{type(model).__name__} has no encoder dense layers to quantize")
     for layer in dense:
-        quantize_dense_int8(layer)
+        if not set(_int8_group(layer.path)) & set(keep_float):
+            quantize_dense_int8(layer, row_scales=row_scales)
     return copy
 
 
@@ -92,12 +119,13 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
             (weights stay float32; layer norms and softmax in float32). bfloat16 is 1.3x faster on CPUs with
             AVX512_BF16 with jit_compile=False (docs/benchmarks.md); logits move by about 1e-2.
         quantize: None (default), or "int8": the encoder's dense layers hold int8 kernels (one scale per output
-            channel) and multiply 8-bit inputs quantized per call (`with_int8_encoder`), with TensorFlow's oneDNN
-            kernel (`QuantizedMatMulWithBiasAndDequantize`: x86-64 TensorFlow with oneDNN on, its default on
-            Linux; not XLA-compilable, so the model runs in graph mode). Measured on the MiniLM checkpoint
-            over the 872 SST-2 dev sentences: mean-pooled embeddings' cosine to float32 0.992 on average (0.970
-            the lowest); labels of a linear head equal on 95.4% (tests/test_quantize_int8.py; speed and the
-            tolerance in docs/benchmarks.md).
+            channel) and multiply 8-bit inputs quantized with one range per token (`with_int8_encoder`), with
+            TensorFlow's oneDNN kernel (`QuantizedMatMulWithBiasAndDequantize`: x86-64 TensorFlow with oneDNN on,
+            its default on Linux; not XLA-compilable, so the model runs in graph mode). Measured on the MiniLM
+            checkpoint over the 872 SST-2 dev sentences: mean-pooled embeddings' cosine to float32 0.9987 on
+            average (0.9936 the lowest); labels of a classifier fine-tuned on SST-2 equal on 100%, of a
+            small-margin linear head on 97.8% (tests/test_quantize_int8.py, tools/bench/int8_ablation.py; speed
+            and the tolerance in docs/benchmarks.md).
         warmup: write `assets.extra/tf_serving_warmup_requests` (True, the default): one request per signature
             and chunk shape, which TF Serving replays at load so that XLA compiles before traffic (warmup.py).
         **options: fields of `ExportOptions`, the pipelines' options under the pipeline's names and defaults

@@ -39,12 +39,12 @@ class Int8Dense(keras.layers.Dense):
     """A Dense layer whose kernel is int8 (one scale per output channel) and whose product runs in 8-bit integers.
 
     Made from a built float `keras.layers.Dense` by `quantize_dense_int8` (for export; it does not train). Each
-    call quantizes its input dynamically to uint8 over the range of the whole input (asymmetric: the minimum maps
-    to 0, the maximum to 255), multiplies by the int8 kernel with TensorFlow's oneDNN u8 x s8 kernel
-    (`QuantizedMatMulWithBiasAndDequantize`: AVX512_VNNI or AMX where the CPU has them), then undoes the scales
-    and adds the float bias:
+    call quantizes its input dynamically to uint8 over the range of the whole input, or of each row with
+    `row_scales` (asymmetric: the minimum maps to 0, the maximum to 255), multiplies by the int8 kernel with
+    TensorFlow's oneDNN u8 x s8 kernel (`QuantizedMatMulWithBiasAndDequantize`: AVX512_VNNI or AMX where the CPU
+    has them), then undoes the scales and adds the float bias:
 
-        x ~ lo + step * q                     (q uint8, step = (max - min) / 255, lo = min(x))
+        x ~ lo + step * q                     (q uint8, step = (max - min) / 255, lo = min(x); per row or not)
         w[:, j] ~ scale[j] * k[:, j]          (k int8 in [-127, 127])
         x @ w[:, j] ~ (step * q @ k[:, j] + lo * sum_i k[i, j]) * scale[j]
 
@@ -64,6 +64,8 @@ class Int8Dense(keras.layers.Dense):
         (2, 3, 8)
     """
 
+    row_scales = False  # set by quantize_dense_int8; a class default keeps layers quantized before it existed
+
     def call(self, inputs, training=None):
         import tensorflow as tf
 
@@ -72,17 +74,26 @@ class Int8Dense(keras.layers.Dense):
         out_shape = tf.concat([tf.shape(x)[:-1], [units]], 0)
         x = tf.reshape(x, [-1, depth])
         rows = tf.shape(x)[0]
-        lo = tf.minimum(tf.reduce_min(x), 0.0)  # 0 for an empty input (the minimum of nothing is +inf)
-        hi = tf.maximum(tf.reduce_max(x), lo)
+        if self.row_scales:  # one range per row: [rows, 1]
+            lo = tf.minimum(tf.reduce_min(x, axis=-1, keepdims=True), 0.0)
+            hi = tf.maximum(tf.reduce_max(x, axis=-1, keepdims=True), lo)
+        else:  # one range for the whole input; 0 for an empty one (the minimum of nothing is +inf)
+            lo = tf.minimum(tf.reduce_min(x), 0.0)
+            hi = tf.maximum(tf.reduce_max(x), lo)
         step = tf.maximum((hi - lo) / 255.0, 1e-30)
-        q = tf.cast(tf.clip_by_value(tf.round((x - lo) / step), 0.0, 255.0), tf.uint8)
-        # SCALED mode: the op scales the int32 products by max_a / 255 = step and by max_b / 127 = 1, then adds the
-        # bias, here the asymmetric input's zero-point term.
-        product = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=tf.bitcast(q, tf.quint8), b=tf.bitcast(self.kernel_int8, tf.qint8),
-            bias=lo * self.kernel_column_sum, min_a=0.0, max_a=step * 255.0, min_b=-127.0, max_b=127.0,
-            min_freezed_output=-1.0, max_freezed_output=1.0, Toutput=tf.float32, input_quant_mode="SCALED")
-        y = tf.reshape(product, [rows, units]) * self.kernel_scale
+        q = tf.bitcast(tf.cast(tf.clip_by_value(tf.round((x - lo) / step), 0.0, 255.0), tf.uint8), tf.quint8)
+        k = tf.bitcast(self.kernel_int8, tf.qint8)
+        # SCALED mode: the op scales the int32 products by max_a / 255 and by max_b / 127 (= 1), then adds its bias.
+        matmul = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize
+        fixed = dict(min_a=0.0, min_b=-127.0, max_b=127.0, min_freezed_output=-1.0, max_freezed_output=1.0,
+                     Toutput=tf.float32, input_quant_mode="SCALED")
+        if self.row_scales:  # the op takes one input range: it returns the integer products, scaled here per row
+            product = matmul(a=q, b=k, bias=tf.zeros([units]), max_a=255.0, **fixed)
+            product = tf.reshape(product, [rows, units]) * step + lo * self.kernel_column_sum
+        else:  # max_a / 255 = step, and the bias is the asymmetric input's zero-point term
+            product = tf.reshape(matmul(a=q, b=k, bias=lo * self.kernel_column_sum, max_a=step * 255.0, **fixed),
+                                 [rows, units])
+        y = product * self.kernel_scale
         if self.bias is not None:
             y = y + tf.cast(self.bias, tf.float32)
         if self.activation is not None:
@@ -90,7 +101,7 @@ class Int8Dense(keras.layers.Dense):
         return tf.cast(tf.reshape(y, out_shape), self.compute_dtype)
 
 
-def quantize_dense_int8(layer):
+def quantize_dense_int8(layer, row_scales=False):
     """Turn a built float `keras.layers.Dense` into an `Int8Dense` in place and return it.
 
     The kernel becomes int8 with one scale per output channel (`scale[j] = max_i |w[i, j]| / 127`, round to
@@ -99,6 +110,8 @@ def quantize_dense_int8(layer):
 
     Args:
         layer: a built `keras.layers.Dense` (exactly that class; subclasses are refused).
+        row_scales: quantize each call's input with one range per row (per token in BERT: a token with large
+            activations no longer coarsens the steps of the others) instead of one range for the whole input.
 
     Example: see `Int8Dense`.
     """
@@ -125,4 +138,5 @@ def quantize_dense_int8(layer):
     layer.kernel_scale.assign(scale)
     layer.kernel_column_sum.assign(quantized.astype("int64").sum(axis=0).astype("float32"))
     layer.__class__ = Int8Dense
+    layer.row_scales = bool(row_scales)
     return layer
