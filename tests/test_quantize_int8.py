@@ -45,6 +45,39 @@ def test_int8_dense_matches_float_dense_and_drops_the_float_kernel():
     assert np.isfinite(layer(np.zeros([2, 40], "float32")).numpy()).all()  # a constant input (no range)
 
 
+def test_row_scales_follow_each_token_when_one_token_is_large():
+    """One input range per row: a row of large activations no longer coarsens the other rows' steps."""
+    x = np.random.default_rng(2).standard_normal([4, 40]).astype("float32")
+    x[0] *= 50.0
+    errors = {}
+    for row_scales in (False, True):
+        layer = _float_dense()
+        want = layer(x).numpy()
+        quantize_dense_int8(layer, row_scales=row_scales)
+        assert layer.row_scales is row_scales
+        errors[row_scales] = np.abs(layer(x).numpy() - want)[1:].max()  # the ordinary rows
+        assert layer(np.zeros([0, 40], "float32")).shape == (0, 24)
+        assert np.isfinite(layer(np.zeros([2, 40], "float32")).numpy()).all()
+    assert errors[True] < errors[False] / 5, errors
+
+
+def test_with_int8_encoder_keeps_named_layers_float(tiny_classifier):
+    from keras_bert_suite.export.saved_model import with_int8_encoder
+
+    model, _ = tiny_classifier
+
+    def int8_paths(copy):
+        return sorted(layer.path for layer in copy._flatten_layers() if isinstance(layer, Int8Dense))
+
+    every = int8_paths(with_int8_encoder(model))
+    assert len(every) == 6 * TINY["num_hidden_layers"]
+    kept = int8_paths(with_int8_encoder(model, keep_float=("output", "layer_0")))
+    assert len(kept) == 5 * (TINY["num_hidden_layers"] - 1)
+    assert not any("layer_0/" in p for p in kept) and not any(p.endswith("/output_dense") for p in kept)
+    with pytest.raises(ValueError, match="keep_float names no encoder dense layers: \\['ffn'\\]"):
+        with_int8_encoder(model, keep_float=("ffn",))
+
+
 def test_quantize_dense_int8_refuses_what_it_cannot_convert():
     with pytest.raises(ValueError, match="not built"):
         quantize_dense_int8(keras.layers.Dense(4))
