@@ -22,6 +22,7 @@ thread pools in our processes (0: TensorFlow's default, one thread per core).
 
 Usage:
     python -m tools.bench.latency                        # 3 rounds, 1000 requests, threads 1,4,16
+    python -m tools.bench.latency --variant int8 --variant bf16   # ours' lower-precision exports beside it
     python -m tools.bench.latency --quick                # smoke run: ours and PyTorch, a few requests
 """
 
@@ -143,8 +144,13 @@ def cold(spec, began):
     emit({"impl": spec["label"], "cold_s": time.perf_counter() - began})
 
 
-def export(path, max_length):
-    """Worker: export the MiniLM classifier as ours is served (default options, no warmup records)."""
+#: `--variant` name -> export_saved_model options of a lower-precision export of ours
+VARIANTS = {"int8": {"quantize": "int8"}, "bf16": {"compute_dtype": "bfloat16"}}
+
+
+def export(path, max_length, options=None):
+    """Worker: export the MiniLM classifier as ours is served (default options plus `options`, no warmup
+    records)."""
     import keras_bert_suite as kbs
     from keras_bert_suite.export import export_saved_model
     from keras_bert_suite.tokenizers import BertTokenizer
@@ -153,7 +159,7 @@ def export(path, max_length):
     folder = minilm_folder()
     model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
     emit({"path": export_saved_model(model, BertTokenizer.from_pretrained(folder), path, max_length=max_length,
-                                     warmup=False, version=1)})
+                                     warmup=False, version=1, **(options or {}))})
 
 
 def _env(impl):
@@ -213,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--impls", default=",".join((OURS, *PEERS)), help="ours-savedmodel and peers")
     parser.add_argument("--savedmodel", action="append", default=[], metavar="LABEL=PATH",
                         help="another SavedModel to measure beside ours")
+    parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
+                        help="also export and measure ours with this lower-precision option (ours-int8, ours-bf16)")
     parser.add_argument("--threading", default="0,0", help="INTRA,INTER thread pools for our SavedModels")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--threads", default="1,4,16")
@@ -224,7 +232,7 @@ def main(argv=None):
     if args.worker:
         mode, spec = args.worker[0], json.loads(args.worker[1])
         if mode == "export":
-            return export(spec["path"], spec["max_length"])
+            return export(spec["path"], spec["max_length"], spec.get("options"))
         return cold(spec, _STARTED) if mode == "cold" else measure(spec)
     if args.quick:
         args.impls, args.requests, args.threads, args.seconds = f"{OURS},torch+rust-tokenizer", 20, "1,2", 0.5
@@ -238,18 +246,24 @@ def main(argv=None):
         with open(texts_path, "w", encoding="utf-8") as f:
             json.dump(texts, f)
         specs = []
+
+        def ours(label, options):
+            module, worker_args, env = _job("export", {"impl": OURS, "path": os.path.join(work, label),
+                                                       "max_length": MAX_LENGTH, "options": options})
+            exported = run_worker(module, worker_args, env)
+            if "error" in exported:
+                raise RuntimeError(f"export of {label} failed: {exported['error']}")
+            return {"impl": label, "label": label, "texts": texts_path, "path": exported["path"],
+                    "threading": threading_}
+
         for impl in args.impls.split(","):
             spec = {"impl": impl, "label": impl, "texts": texts_path}
             if impl == OURS:
-                module, worker_args, env = _job("export", {"impl": OURS, "path": os.path.join(work, "ours"),
-                                                           "max_length": MAX_LENGTH})
-                exported = run_worker(module, worker_args, env)
-                if "error" in exported:
-                    raise RuntimeError(f"export failed: {exported['error']}")
-                spec.update(path=exported["path"], threading=threading_)
+                spec = ours(OURS, {})
             elif impl not in PEERS:
                 raise ValueError(f"unknown implementation {impl!r}; known: {OURS}, {', '.join(PEERS)}")
             specs.append(spec)
+        specs += [ours(f"ours-{name}", VARIANTS[name]) for name in args.variant]
         for extra in args.savedmodel:
             label, _, path = extra.partition("=")
             specs.append({"impl": label, "label": label, "texts": texts_path, "path": path, "threading": threading_})
