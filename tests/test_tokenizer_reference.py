@@ -111,6 +111,33 @@ def test_offsets_against_rust(setting):
     assert compared >= 0.9 * len(texts)
 
 
+def test_plain_ascii_rows_take_their_own_path_with_the_same_ids_and_offsets(setting):
+    """Rows of plain ASCII skip the per-character tables (`GraphTokenizer.tokenize_ascii`): a batch of only such
+    rows (SST-2 dev lines, random printable ASCII with runs of punctuation, words of 100 and 101 characters)
+    gives the reference's ids and the Python tokenizer's offsets, as the table path does for the same rows."""
+    import random
+    import string
+
+    from helpers import sst2_sentences
+
+    rng = random.Random(0)
+    alphabet = string.ascii_letters + string.digits + string.punctuation.replace("[", "") + " \t\n\r"
+    texts = [t for t in sst2_sentences(300) if t.isascii()]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(120))) for _ in range(300)]
+    texts += ["x" * 100 + " y", "x" * 101 + " y", "", " \t ", "a-b_c~d`e^f{g}h|i\\j", "DON'T Stop"]
+    graph = setting["layer"].graph_tokenizer
+    batch = tf.constant(texts)
+    assert tf.reduce_all(tf.strings.regex_full_match(batch, graph.ascii_pattern))
+    plain, tables = graph.tokenize_ascii(batch), graph.tokenize_unicode(batch)
+    for got, want in zip(plain, tables):
+        assert got.to_list() == want.to_list()
+    ids, starts, ends = graph.tokenize(batch)
+    for i, t in enumerate(texts):
+        py = setting["python"](t, add_special_tokens=False, return_offsets_mapping=True)
+        assert ids[i].numpy().tolist() == setting["ref"](t, add_special_tokens=False)["input_ids"], t
+        assert list(zip(starts[i].numpy().tolist(), ends[i].numpy().tolist())) == py["offset_mapping"], t
+
+
 def test_return_tensors(setting):
     texts = _texts()[:10]
     ref = setting["ref"](texts, padding=True, return_tensors="np")

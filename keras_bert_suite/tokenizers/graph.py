@@ -10,6 +10,10 @@ offsets equal the pure-Python tokenizer's, which equal transformers' Python `Ber
 Where nothing runs between the two tables (accents stripped, so no NFC, and no whole-word entry that can match
 after stage A: uncased BERT, whose special tokens hold upper-case letters), stage A then B is one precomputed
 table (tables.stage_ab_table): one look-up and one expansion instead of two, same characters and spans.
+Rows of plain ASCII (printable characters, tab, newline, carriage return, and no character that can start a
+special token) skip the tables: lower-cased when asked, they go to a second FastWordpiece with its own
+whitespace and punctuation split, which for such text is the reference's (same ids and offsets, tested); a batch
+that mixes both kinds runs each kind on its own path and puts the rows back in order.
 The per-character tables come from Python's `unicodedata` (tables.py), so the graph agrees with the reference
 Python on every code point, whatever Unicode version the TensorFlow ops were built with.
 
@@ -294,6 +298,22 @@ class GraphTokenizer:
             no_pretokenization=True,
             support_detokenization=False,
         )
+        # Batches of plain ASCII (printable characters, tab, newline, carriage return; no character that can start
+        # a special token or `never_split` entry) need none of the tables: the reference then only lower-cases
+        # (when asked) and splits on whitespace and punctuation, which FastWordpiece's own pre-tokenization does
+        # with the same punctuation set. Words of over 100 characters (= bytes) become [UNK] there too.
+        excluded = set(self.special_firsts) | set(firsts)
+        allowed = [c for c in (9, 10, 13, *range(32, 127)) if c not in excluded]
+        self.ascii_pattern = "[" + "".join(f"\\x{c:02x}" for c in allowed) + "]*"
+        self.ascii_wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=self.vocab_list,
+            suffix_indicator="##",
+            max_bytes_per_word=MAX_INPUT_CHARS_PER_WORD,
+            token_out_type=tf.int64,
+            unknown_token=unk_token,
+            no_pretokenization=False,
+            support_detokenization=False,
+        )
 
     # ------------------------------------------------------------------ steps
     def decode(self, texts):
@@ -527,7 +547,37 @@ class GraphTokenizer:
     # ------------------------------------------------------------------ main
     def tokenize(self, texts, with_offsets=True):
         """texts [batch] string -> (ids, starts, ends) RaggedTensors [batch, (tokens)] (starts/ends None if not
-        `with_offsets`)."""
+        `with_offsets`). Rows of plain ASCII text (`ascii_pattern`) take `tokenize_ascii`, the others
+        `tokenize_unicode` (the same ids and offsets; tests/test_tokenizer_reference.py)."""
+        texts = tf.convert_to_tensor(texts, tf.string)
+        plain = tf.strings.regex_full_match(texts, self.ascii_pattern)
+
+        def run(fn, rows):
+            out = list(fn(rows, with_offsets))
+            return out if with_offsets else out[:1]
+
+        def mixed():  # each kind of row on its own path, then back in the batch's order
+            parts = [tf.where(plain)[:, 0], tf.where(~plain)[:, 0]]
+            outs = [run(fn, tf.gather(texts, rows))
+                    for fn, rows in zip((self.tokenize_ascii, self.tokenize_unicode), parts)]
+            order = tf.math.invert_permutation(tf.concat(parts, 0))
+            return [tf.gather(tf.concat([a, u], 0), order) for a, u in zip(*outs)]
+
+        out = tf.case([(tf.reduce_all(plain), lambda: run(self.tokenize_ascii, texts)),
+                       (tf.reduce_any(plain), mixed)], default=lambda: run(self.tokenize_unicode, texts))
+        return tuple(out) if with_offsets else (out[0], None, None)
+
+    def tokenize_ascii(self, texts, with_offsets=True):
+        """`tokenize` for texts of plain ASCII only (`ascii_pattern`): lower-case (when asked), then FastWordpiece
+        with its own whitespace and punctuation split; byte offsets are character offsets in ASCII."""
+        if self.cfg.do_lower_case:
+            texts = tf.strings.lower(texts)
+        if not with_offsets:
+            return self.ascii_wordpiece.tokenize(texts), None, None
+        return self.ascii_wordpiece.tokenize_with_offsets(texts)
+
+    def tokenize_unicode(self, texts, with_offsets=True):
+        """`tokenize` for any text, step by step through the per-character tables."""
         texts = tf.convert_to_tensor(texts, tf.string)
         batch = tf.shape(texts, out_type=tf.int64)[0]
         words = self.split_words(*self.normalize_chars(self.decode(texts)))
