@@ -22,7 +22,7 @@ thread pools in our processes (0: TensorFlow's default, one thread per core).
 
 Usage:
     python -m tools.bench.latency                        # 3 rounds, 1000 requests, threads 1,4,16
-    python -m tools.bench.latency --variant int8 --variant bf16   # ours' lower-precision exports beside it
+    python -m tools.bench.latency --variant ours-savedmodel-int8 --variant ours-savedmodel-bf16   # beside ours
     python -m tools.bench.latency --quick                # smoke run: ours and PyTorch, a few requests
 """
 
@@ -144,10 +144,6 @@ def cold(spec, began):
     emit({"impl": spec["label"], "cold_s": time.perf_counter() - began})
 
 
-#: `--variant` name -> export_saved_model options of a lower-precision export of ours
-VARIANTS = {"int8": {"quantize": "int8"}, "bf16": {"compute_dtype": "bfloat16"}}
-
-
 def export(path, max_length, options=None):
     """Worker: export the MiniLM classifier as ours is served (default options plus `options`, no warmup
     records)."""
@@ -219,8 +215,9 @@ def main(argv=None):
     parser.add_argument("--impls", default=",".join((OURS, *PEERS)), help="ours-savedmodel and peers")
     parser.add_argument("--savedmodel", action="append", default=[], metavar="LABEL=PATH",
                         help="another SavedModel to measure beside ours")
-    parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
-                        help="also export and measure ours with this lower-precision option (ours-int8, ours-bf16)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME",
+                        help="also export and measure ours with the options of tools.bench.serving's OURS[NAME] "
+                        "(ours-savedmodel-int8, ours-savedmodel-bf16, ...)")
     parser.add_argument("--threading", default="0,0", help="INTRA,INTER thread pools for our SavedModels")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--threads", default="1,4,16")
@@ -237,6 +234,11 @@ def main(argv=None):
     if args.quick:
         args.impls, args.requests, args.threads, args.seconds = f"{OURS},torch+rust-tokenizer", 20, "1,2", 0.5
         args.rounds, args.cold_rounds = 1, 1
+    from tools.bench.serving import OURS as VARIANTS
+
+    unknown = sorted(set(args.variant) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown --variant {unknown}; known: {', '.join(VARIANTS)}")
     threads = [int(n) for n in args.threads.split(",")]
     threading_ = [int(n) for n in args.threading.split(",")]
     work = tempfile.mkdtemp(prefix="latency.")
@@ -263,7 +265,7 @@ def main(argv=None):
             elif impl not in PEERS:
                 raise ValueError(f"unknown implementation {impl!r}; known: {OURS}, {', '.join(PEERS)}")
             specs.append(spec)
-        specs += [ours(f"ours-{name}", VARIANTS[name]) for name in args.variant]
+        specs += [ours(name, VARIANTS[name]) for name in args.variant]
         for extra in args.savedmodel:
             label, _, path = extra.partition("=")
             specs.append({"impl": label, "label": label, "texts": texts_path, "path": path, "threading": threading_})
