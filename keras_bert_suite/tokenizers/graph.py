@@ -111,18 +111,20 @@ class _Table:
         return out[0], out[1:]
 
 
-def decode_utf8(texts):
-    """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows."""
+def decode_utf8(texts, row_ids=None):
+    """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows
+    (by `row_ids` [batch] int64 when given: the rows' numbers in a larger batch)."""
     rt = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
 
     def check():
         # Each invalid sequence becomes one U+FFFD under "replace" and nothing under "ignore".
         kept = tf.strings.unicode_decode(texts, "UTF-8", errors="ignore")
-        bad = tf.not_equal(rt.row_lengths(), kept.row_lengths())
+        bad = tf.where(tf.not_equal(rt.row_lengths(), kept.row_lengths()))[:, 0]
+        if row_ids is not None:
+            bad = tf.gather(row_ids, bad)
         assertion = tf.debugging.Assert(
-            tf.logical_not(tf.reduce_any(bad)),
-            ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(tf.where(bad)[:, 0]),
-                                                                     separator=", ")],
+            tf.equal(tf.size(bad), 0),
+            ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(bad), separator=", ")],
             name="invalid_utf8",
         )
         with tf.control_dependencies([assertion]):
@@ -316,9 +318,10 @@ class GraphTokenizer:
         )
 
     # ------------------------------------------------------------------ steps
-    def decode(self, texts):
-        """texts [batch] string -> Chars: UTF-8 decoded, each character covering itself, none special yet."""
-        ragged = decode_utf8(texts)
+    def decode(self, texts, row_ids=None):
+        """texts [batch] string -> Chars: UTF-8 decoded, each character covering itself, none special yet
+        (`row_ids`: see `decode_utf8`)."""
+        ragged = decode_utf8(texts, row_ids)
         codepoint = ragged.flat_values
         row = ragged.value_rowids()
         position = tf.range(tf.size(codepoint, out_type=tf.int64)) - tf.gather(ragged.row_starts(), row)
@@ -552,20 +555,21 @@ class GraphTokenizer:
         texts = tf.convert_to_tensor(texts, tf.string)
         plain = tf.strings.regex_full_match(texts, self.ascii_pattern)
 
-        def run(fn, rows):
-            out = list(fn(rows, with_offsets))
-            return out if with_offsets else out[:1]
+        keys = ("ids", "starts", "ends") if with_offsets else ("ids",)
+
+        def run(fn, rows, **kwargs):  # a dict: tf.case keeps its structure (a one-element list it would unpack)
+            return dict(zip(keys, fn(rows, with_offsets, **kwargs)))
 
         def mixed():  # each kind of row on its own path, then back in the batch's order
-            parts = [tf.where(plain)[:, 0], tf.where(~plain)[:, 0]]
-            outs = [run(fn, tf.gather(texts, rows))
-                    for fn, rows in zip((self.tokenize_ascii, self.tokenize_unicode), parts)]
-            order = tf.math.invert_permutation(tf.concat(parts, 0))
-            return [tf.gather(tf.concat([a, u], 0), order) for a, u in zip(*outs)]
+            ascii_rows, other_rows = tf.where(plain)[:, 0], tf.where(~plain)[:, 0]
+            a = run(self.tokenize_ascii, tf.gather(texts, ascii_rows))
+            u = run(self.tokenize_unicode, tf.gather(texts, other_rows), row_ids=other_rows)
+            order = tf.math.invert_permutation(tf.concat([ascii_rows, other_rows], 0))
+            return {k: tf.gather(tf.concat([a[k], u[k]], 0), order) for k in keys}
 
         out = tf.case([(tf.reduce_all(plain), lambda: run(self.tokenize_ascii, texts)),
                        (tf.reduce_any(plain), mixed)], default=lambda: run(self.tokenize_unicode, texts))
-        return tuple(out) if with_offsets else (out[0], None, None)
+        return out["ids"], out.get("starts"), out.get("ends")
 
     def tokenize_ascii(self, texts, with_offsets=True):
         """`tokenize` for texts of plain ASCII only (`ascii_pattern`): lower-case (when asked), then FastWordpiece
@@ -576,11 +580,12 @@ class GraphTokenizer:
             return self.ascii_wordpiece.tokenize(texts), None, None
         return self.ascii_wordpiece.tokenize_with_offsets(texts)
 
-    def tokenize_unicode(self, texts, with_offsets=True):
-        """`tokenize` for any text, step by step through the per-character tables."""
+    def tokenize_unicode(self, texts, with_offsets=True, row_ids=None):
+        """`tokenize` for any text, step by step through the per-character tables (`row_ids`: see
+        `decode_utf8`)."""
         texts = tf.convert_to_tensor(texts, tf.string)
         batch = tf.shape(texts, out_type=tf.int64)[0]
-        words = self.split_words(*self.normalize_chars(self.decode(texts)))
+        words = self.split_words(*self.normalize_chars(self.decode(texts, row_ids)))
         ids, piece_start, piece_end = self.apply_wordpiece(words)
         ids_rows = self.rows(words, ids, batch)
         if not with_offsets:
