@@ -132,6 +132,13 @@ def test_plain_ascii_rows_take_their_own_path_with_the_same_ids_and_offsets(sett
     for got, want in zip(plain, tables):
         assert got.to_list() == want.to_list()
     ids, starts, ends = graph.tokenize(batch)
+    for mixed in (batch, tf.concat([batch, tf.constant(["Ünïcode [MASK] row"])], 0)):
+        only_ids, no_starts, no_ends = graph.tokenize(mixed, with_offsets=False)
+        assert no_starts is None and no_ends is None
+        assert only_ids.to_list()[:len(texts)] == ids.to_list()
+    # invalid UTF-8 in a mixed batch is named by the row's place in the whole batch
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"invalid UTF-8 in input rows:\W[^0-9]*\b2, 4\b"):
+        graph.tokenize(tf.constant([b"ok", b"fine", b"\x80", b"x", b"\xff"]))
     for i, t in enumerate(texts):
         py = setting["python"](t, add_special_tokens=False, return_offsets_mapping=True)
         assert ids[i].numpy().tolist() == setting["ref"](t, add_special_tokens=False)["input_ids"], t
