@@ -18,7 +18,6 @@ one pass over the dev set, classifier only.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np  # noqa: E402
 
-from tools.bench.common import SHARED, table  # noqa: E402
+from tools.bench.common import SHARED, table, time_rounds  # noqa: E402
 
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -154,20 +153,16 @@ def main(argv=None):
             got = run_all(graph_call(variant(encoder, c), mean_pooled), emb_batches, len(texts))
             cosines[c] = (got * want).sum(-1)
 
-    seconds = {c: [] for c in args.configs}
-    for _ in range(args.rounds):
-        for c, call in calls.items():
-            start = time.perf_counter()
-            for _, batch in batches:
-                call(**batch).numpy()
-            seconds[c].append(time.perf_counter() - start)
+    # one pass over the dev set per call, configurations interleaved over rounds (medians)
+    passes = {c: lambda call=call: [call(**batch).numpy() for _, batch in batches] for c, call in calls.items()}
+    seconds = time_rounds(passes, args.rounds, 1, time.perf_counter, warmup=0)
 
     ref_labels = reference.argmax(-1)
-    fastest_float = statistics.median(seconds["float32"]) if "float32" in seconds else None
+    fastest_float = seconds.get("float32")
     out = []
     for c in args.configs:
         labels = logits[c].argmax(-1)
-        s = statistics.median(seconds[c])
+        s = seconds[c]
         out.append([c, f"{(labels == ref_labels).mean():.2%}", f"{(labels == gold).mean():.4f}",
                     f"{np.abs(logits[c] - reference).max():.3f}",
                     f"{cosines[c].mean():.4f} / {cosines[c].min():.4f}" if c in cosines else "-",

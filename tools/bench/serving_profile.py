@@ -17,16 +17,8 @@ Usage:
 """
 
 import argparse
-import statistics
 
-from tools.bench.common import CLOCKS, add_clock_argument, table
-
-
-def _timer(clock, fn, repeats):
-    start = clock()
-    for _ in range(repeats):
-        fn()
-    return (clock() - start) / repeats
+from tools.bench.common import CLOCKS, add_clock_argument, table, time_rounds
 
 
 def build_parts(batch, length, rules, peers=()):
@@ -94,13 +86,8 @@ def build_parts(batch, length, rules, peers=()):
 
 def profile(batch, length, rounds, repeats, clock, rules, peers=()):
     """{part: median seconds per call} over interleaved rounds."""
-    parts = build_parts(batch, length, rules, peers)
-    names = list(parts)
-    samples = {n: [] for n in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            samples[name].append(_timer(CLOCKS[clock], parts[name], repeats))
-    return {n: statistics.median(v) for n, v in samples.items()}
+    parts = build_parts(batch, length, rules, peers)  # each already called twice (compiled)
+    return time_rounds(parts, rounds, repeats, CLOCKS[clock], warmup=0)
 
 
 #: chunk rules compared by default: ExportOptions keyword arguments

@@ -15,11 +15,10 @@ Usage:
 import argparse
 import importlib.util
 import os
-import statistics
 import subprocess
 import sys
 
-from tools.bench.common import CLOCKS, ROOT, add_clock_argument, table
+from tools.bench.common import CLOCKS, ROOT, add_clock_argument, table, time_rounds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -103,16 +102,8 @@ def main(argv=None):
             for a, b in zip(*results):
                 for key in a:
                     np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=f"{name} {key}")
-            samples = {label: [] for label in fns}
-            labels = list(fns)
-            for r in range(args.rounds):
-                for label in labels[r % 2:] + labels[: r % 2]:
-                    start = clock()
-                    for t in tensors:
-                        fns[label](t)
-                    samples[label].append(clock() - start)
-            med = {label: statistics.median(v) for label, v in samples.items()}
-            before, after = med[labels[0]], med[labels[1]]
+            passes = {label: lambda fn=fn: [fn(t) for t in tensors] for label, fn in fns.items()}
+            before, after = time_rounds(passes, args.rounds, 1, clock, warmup=0).values()
             out.append([name, "on" if with_offsets else "off", f"{len(rows) / before:,.0f}",
                         f"{len(rows) / after:,.0f}", f"{before / after:.3f}x"])
     print(table(out, ["set", "offsets", f"{args.rev} lines/s", "working tree lines/s", "speed-up"]))
