@@ -291,29 +291,27 @@ class GraphTokenizer:
         firsts = sorted({ord(e[0]) for e in self.word_entries if e})
         self.word_firsts = firsts
         self.special_firsts = sorted({ord(s[0]) for s in self.specials if s})
-        self.wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=self.vocab_list,
-            suffix_indicator="##",
-            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD + entry_bytes,
-            token_out_type=tf.int64,
-            unknown_token=unk_token,
-            no_pretokenization=True,
-            support_detokenization=False,
-        )
-        # Batches of plain ASCII (printable characters, tab, newline, carriage return; no character that can start
+        # Whole words, split here (words over 100 characters are already [UNK]; entries may be longer).
+        self.wordpiece = self._fast_wordpiece(4 * MAX_INPUT_CHARS_PER_WORD + entry_bytes, pretokenize=False)
+        # Rows of plain ASCII (printable characters, tab, newline, carriage return; no character that can start
         # a special token or `never_split` entry) need none of the tables: the reference then only lower-cases
         # (when asked) and splits on whitespace and punctuation, which FastWordpiece's own pre-tokenization does
         # with the same punctuation set. Words of over 100 characters (= bytes) become [UNK] there too.
         excluded = set(self.special_firsts) | set(firsts)
         allowed = [c for c in (9, 10, 13, *range(32, 127)) if c not in excluded]
         self.ascii_pattern = "[" + "".join(f"\\x{c:02x}" for c in allowed) + "]*"
-        self.ascii_wordpiece = tf_text.FastWordpieceTokenizer(
+        self.ascii_wordpiece = self._fast_wordpiece(MAX_INPUT_CHARS_PER_WORD, pretokenize=True)
+
+    def _fast_wordpiece(self, max_bytes_per_word, pretokenize):
+        """tensorflow-text's FastWordpieceTokenizer over this vocabulary (int64 ids, `##` suffixes, the unknown
+        token), on whole words or (`pretokenize`) splitting text on whitespace and punctuation itself."""
+        return tf_text.FastWordpieceTokenizer(
             vocab=self.vocab_list,
             suffix_indicator="##",
-            max_bytes_per_word=MAX_INPUT_CHARS_PER_WORD,
+            max_bytes_per_word=max_bytes_per_word,
             token_out_type=tf.int64,
-            unknown_token=unk_token,
-            no_pretokenization=False,
+            unknown_token=self.unk_token,
+            no_pretokenization=not pretokenize,
             support_detokenization=False,
         )
 
