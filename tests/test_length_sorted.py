@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import keras_bert_suite as kbs
 from helpers import TINY
-from keras_bert_suite.export.length_sorted import chunk_bounds, chunk_rows, chunk_sizes, large_sizes, run_by_length
+from keras_bert_suite.export.length_sorted import chunk_rows, chunk_sizes, large_sizes, run_by_length
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +66,22 @@ def test_in_a_graph_with_unknown_batch_and_empty_batch(model):
     assert empty.shape == (0, 16, 3)
 
 
-def test_chunk_bounds_full_chunks_then_powers_of_two():
+def test_chunks_are_full_then_powers_of_two():
+    """Without a token budget, n sorted rows run as full chunks of `chunk_size`, then the remainder as the powers
+    of two in it, largest first (the rows each call of `run` gets, for every n up to 39)."""
     assert chunk_sizes(8) == [8, 4, 2, 1] and chunk_sizes(6) == [6, 4, 2, 1] and chunk_sizes(1) == [1]
     for n in range(0, 40):
         for chunk_size in (1, 3, 6, 8):
-            starts, sizes = (t.numpy().tolist() for t in chunk_bounds(tf.constant(n), chunk_size))
-            assert sizes[-1] == 0 and sum(sizes) == n, (n, chunk_size)
-            assert starts == [sum(sizes[:i]) for i in range(len(sizes))]
-            real = sizes[:-1]
+            calls = []
+
+            def run(ids, mask, types):
+                calls.append(int(ids.shape[0]))
+                return {"first": ids[:, 0]}
+
+            ids, mask, types = _batch([1 + i % 5 for i in range(n)], full=8)
+            run_by_length(run, ids, mask, types, chunk_size=chunk_size, multiple=1)
+            real = [rows for rows in calls if rows]
+            assert sum(real) == n, (n, chunk_size)
             assert real == sorted(real, reverse=True) and set(real) <= set(chunk_sizes(chunk_size))
             assert len(real) == n // chunk_size + bin(n % chunk_size).count("1")
 

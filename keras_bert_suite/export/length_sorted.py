@@ -68,17 +68,6 @@ def chunk_rows(padded_length, chunk_size, chunk_tokens):
         chunk_sizes(chunk_size)
 
 
-def chunk_bounds(n, chunk_size):
-    """(starts, sizes): int32 [num_chunks + 1] each, the chunks of n sorted rows (the last entry, size 0, pads an
-    empty batch's single chunk). Full chunks of `chunk_size` rows first, then the remainder r as the powers of two
-    in r, largest first."""
-    powers = tf.constant(chunk_sizes(chunk_size)[1:], tf.int32)
-    full, rest = n // chunk_size, n % chunk_size
-    tail = tf.boolean_mask(powers, tf.bitwise.bitwise_and(rest, powers) > 0)
-    sizes = tf.concat([tf.fill([full], chunk_size), tail, [0]], axis=0)
-    return tf.cumsum(sizes, exclusive=True), sizes
-
-
 def _padded(longest, multiple, full):
     return tf.minimum((tf.maximum(longest, 1) + multiple - 1) // multiple * multiple, full)
 
