@@ -13,7 +13,7 @@ the shapes are those row counts by `max_length / multiple` lengths (half as many
 half the compilations a warmup has to replay).
 
 Short rows cost little per row, and at [8, 32] the compiled model runs below its speed on bigger calls (its
-matmuls are too small to keep the cores busy: docs/benchmarks.md, "Serving: short rows"). With a token budget
+matmuls are too small to keep the cores busy: docs/benchmarks.md, "Serving latency and load"). With a token budget
 (`chunk_tokens`), a chunk of sorted rows takes the largest of `chunk_size` x 2, x 4, ... up to `MAX_CHUNK_ROWS`
 rows whose padded length still fits (rows x padded length <= chunk_tokens), else `chunk_size` rows: short rows run
 in few large calls, long rows keep chunks of `chunk_size`. The row counts a chunk of padded length L can have
