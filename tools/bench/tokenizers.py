@@ -5,16 +5,19 @@ Prints lines/second and MB/s (UTF-8 input bytes), medians over repeats, and rati
 Every tokenizer encodes batches of `--batch` lines into padded model inputs (the raw FastBertTokenizer only
 tokenizes; it is the speed limit of the in-graph path, not the reference behaviour).
 
+Each round times `--passes` passes over the lines back to back for every tokenizer in turn (tools.bench.common
+.time_rounds): the steady state of tokenizing a stream. A single pass right after another tokenizer also times
+waking the thread pools up (measured: the in-graph layer takes 1.3x longer right after the Rust tokenizer and
+1.5x after 0.2 s idle than back to back); `--passes 1` gives that figure.
+
 Usage:
     python -m tools.bench.tokenizers --lines 10000 --udhr-lines 2000 --cldr-lines 2000 --repeats 5
 """
 
 import argparse
 import os
-import statistics
-import time
 
-from tools.bench.common import bar_chart
+from tools.bench.common import bar_chart, time_rounds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -38,21 +41,6 @@ def load_lines(n_sst2, n_udhr, n_cldr=0):
     return lines
 
 
-def interleaved_medians(fns, rounds):
-    """{label: median seconds of one call}: every round calls every function once, in a rotated order (the
-    machine's load drifts alike for all), after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    labels = list(fns)
-    samples = {label: [] for label in labels}
-    for r in range(rounds):
-        for label in labels[r % len(labels):] + labels[: r % len(labels)]:
-            start = time.perf_counter()
-            fns[label]()
-            samples[label].append(time.perf_counter() - start)
-    return {label: statistics.median(v) for label, v in samples.items()}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=10000, help="SST-2 lines")
@@ -61,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--python-lines", type=int, default=1000, help="lines for the slow pure-Python tokenizer")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (medians)")
+    parser.add_argument("--passes", type=int, default=3, help="back-to-back passes per tokenizer and round")
     parser.add_argument("--model", default=None, help="folder with vocab.txt (default: the MiniLM uncased one)")
     parser.add_argument("--chart", default="docs/bench_tokenizers.png", help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
@@ -85,7 +74,8 @@ def main(argv=None):
                                     token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
     raw_fn = tf.function(lambda t: raw.tokenize(t).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
 
-    print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} interleaved rounds, threads: TF default, "
+    print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} interleaved rounds of {args.passes} "
+          "passes, threads: TF default, "
           "Rust default")
     for name, lines in load_lines(args.lines, args.udhr_lines, args.cldr_lines).items():
         nbytes = sum(len(s.encode("utf-8")) for s in lines)
@@ -105,7 +95,8 @@ def main(argv=None):
             ),
         }
         print(f"\n[{name}] {len(lines)} lines, {nbytes / 1e6:.2f} MB; load average before: {os.getloadavg()}")
-        medians = interleaved_medians({label: fn for label, (fn, _, _) in runs.items()}, args.repeats)
+        medians = time_rounds({label: fn for label, (fn, _, _) in runs.items()}, rounds=args.repeats,
+                              repeats=args.passes)
         results = {}
         for label, (fn, n, b) in runs.items():
             seconds = medians[label]
