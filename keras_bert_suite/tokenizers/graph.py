@@ -111,17 +111,20 @@ class _Table:
         return out[0], out[1:]
 
 
-def decode_utf8(texts, row_ids=None):
-    """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows
-    (by `row_ids` [batch] int64 when given: the rows' numbers in a larger batch)."""
+def decode_utf8(texts, named_in=None):
+    """texts [batch] -> code points [batch, (chars)]; invalid UTF-8 raises InvalidArgumentError naming the rows.
+
+    `named_in` [rows] string: a batch `texts` was taken from (a subset of its rows); when given, the error names
+    every invalid row of that batch by its number there. The check needs a second decoding, run only when a
+    U+FFFD appears (an invalid sequence, or that character itself), then over `named_in`."""
     rt = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
 
     def check():
         # Each invalid sequence becomes one U+FFFD under "replace" and nothing under "ignore".
-        kept = tf.strings.unicode_decode(texts, "UTF-8", errors="ignore")
-        bad = tf.where(tf.not_equal(rt.row_lengths(), kept.row_lengths()))[:, 0]
-        if row_ids is not None:
-            bad = tf.gather(row_ids, bad)
+        rows = texts if named_in is None else named_in
+        replaced = rt if named_in is None else tf.strings.unicode_decode(rows, "UTF-8", errors="replace")
+        kept = tf.strings.unicode_decode(rows, "UTF-8", errors="ignore")
+        bad = tf.where(tf.not_equal(replaced.row_lengths(), kept.row_lengths()))[:, 0]
         assertion = tf.debugging.Assert(
             tf.equal(tf.size(bad), 0),
             ["invalid UTF-8 in input rows:", tf.strings.reduce_join(tf.strings.as_string(bad), separator=", ")],
@@ -137,6 +140,14 @@ def decode_utf8(texts, row_ids=None):
 
 
 _SHARED = {}
+
+# A batch is tokenized in parts side by side, each of at least PART_BYTES bytes of text, at most MAX_PARTS of
+# them (`GraphTokenizer.tokenize`). Measured on 2 cores (tools/bench/tokenizer_parts.py, docs/benchmarks.md):
+# multilingual parts gain from about 25 kB each (1.4x-1.5x at 55 kB in 2 parts, 1.5x-1.6x at 220 kB in 8);
+# smaller parts lose (their extra ops cost more than the overlap saves), and plain ASCII text, which takes a
+# cheaper path, gains only in larger batches.
+PART_BYTES = 24_000
+MAX_PARTS = 8
 
 
 def shared_graph_tokenizer(vocab_list, cfg, unk_token="[UNK]"):
@@ -156,9 +167,12 @@ class Chars(NamedTuple):
 
     Every field is a 1-D tensor with one entry per current character [chars]:
       codepoint      int32, the character;
-      row            int64, the text (batch index) it belongs to;
+      row            int64, the text it belongs to, named by the flat index of that text's first decoded
+                     character: equal within a text, increasing with the batch index (cheaper to make than
+                     batch indices, and all the steps need: `_row_starts_here`, `GraphTokenizer.rows`);
       start, end     int64, the span [start, end) of input characters it came from (character offsets into its
-                     text; a character made by NFC covers its whole cluster);
+                     text; a character made by NFC covers its whole cluster); None when no offsets are asked
+                     for (nothing then carries them through the steps);
       special        bool, inside a special token found in the raw text (kept whole and untouched);
       special_start  bool, the first character of such a token.
     """
@@ -316,15 +330,16 @@ class GraphTokenizer:
         )
 
     # ------------------------------------------------------------------ steps
-    def decode(self, texts, row_ids=None):
-        """texts [batch] string -> Chars: UTF-8 decoded, each character covering itself, none special yet
-        (`row_ids`: see `decode_utf8`)."""
-        ragged = decode_utf8(texts, row_ids)
-        codepoint = ragged.flat_values
-        row = ragged.value_rowids()
-        position = tf.range(tf.size(codepoint, out_type=tf.int64)) - tf.gather(ragged.row_starts(), row)
+    def decode(self, texts, named_in=None, with_offsets=True):
+        """texts [batch] string -> (Chars, row_splits [batch + 1] int64): UTF-8 decoded, each character covering
+        itself (no spans when not `with_offsets`), none special yet, and where each text's characters start in
+        the flat batch (`named_in`: see `decode_utf8`)."""
+        ragged = decode_utf8(texts, named_in)
+        position = tf.ragged.range(ragged.row_lengths()).flat_values  # one op; value_rowids() takes several
+        row = tf.range(tf.size(position, out_type=tf.int64)) - position
         no = tf.zeros_like(row, dtype=tf.bool)
-        return Chars(codepoint, row, position, position + 1, no, no)
+        start, end = (position, position + 1) if with_offsets else (None, None)
+        return Chars(ragged.flat_values, row, start, end, no, no), ragged.row_splits
 
     def mark_specials(self, chars):
         """Chars -> Chars with `special`/`special_start` set on special tokens found in the raw text (leftmost,
@@ -366,10 +381,14 @@ class GraphTokenizer:
 
     def _apply_table(self, table, chars, keep, extra=()):
         """Map the code points of Chars through a table (identity where `keep`), characters deleted or expanded
-        carrying their other fields and the `extra` per-character tensors along. -> (Chars, list of extra)."""
-        codepoint, carried = table.apply(chars.codepoint, keep, list(chars[1:]) + list(extra))
-        fields = len(chars) - 1
-        return Chars(codepoint, *carried[:fields]), carried[fields:]
+        carrying their other fields (those not None) and the `extra` per-character tensors along.
+        -> (Chars, list of extra)."""
+        present = [i for i, field in enumerate(chars[1:]) if field is not None]
+        codepoint, carried = table.apply(chars.codepoint, keep, [chars[1 + i] for i in present] + list(extra))
+        fields = [None] * (len(chars) - 1)
+        for i, value in zip(present, carried):
+            fields[i] = value
+        return Chars(codepoint, *fields), carried[len(present):]
 
     def apply_stage_a(self, chars):
         """Chars -> Chars after stage A (lower-case when asked, control characters deleted, whitespace to " ");
@@ -497,9 +516,12 @@ class GraphTokenizer:
         text = tf.cond(tf.reduce_any(replaced), lambda: tf.where(replaced, replacement, text), lambda: text)
         return Words(chars, word_char, codepoint, splits, text, replaced)
 
-    def apply_wordpiece(self, words):
+    def apply_wordpiece(self, words, with_offsets=True):
         """Words -> (ids, piece_start, piece_end) RaggedTensors [words, (pieces)]: FastWordpiece on whole words,
-        with byte offsets of each piece inside its word's text."""
+        with byte offsets of each piece inside its word's text (None when not `with_offsets`: FastWordpiece is
+        faster without them)."""
+        if not with_offsets:
+            return self.wordpiece.tokenize(words.text), None, None
         return self.wordpiece.tokenize_with_offsets(words.text)
 
     def piece_offsets(self, words, piece_start, piece_end):
@@ -520,11 +542,13 @@ class GraphTokenizer:
         return (tf.gather(words.chars.start, tf.gather(words.char, first_char)),
                 tf.gather(words.chars.end, tf.gather(words.char, last_char)))
 
-    def rows(self, words, ids, batch):
-        """Pieces grouped by text: ids RaggedTensor [words, (pieces)] -> [batch, (tokens)] (same flat values)."""
+    def rows(self, words, ids, row_splits):
+        """Pieces grouped by text: ids RaggedTensor [words, (pieces)] -> [batch, (tokens)] (same flat values);
+        `row_splits` [batch + 1] are `decode`'s (the `row` of each text's characters, and the total)."""
         word_row = tf.gather(words.chars.row, tf.gather(words.char, words.first))
-        # Rows of words are sorted: each text's first word is found by binary search (batch + 1 look-ups).
-        word_splits = tf.searchsorted(word_row, tf.range(batch + 1), side="left", out_type=tf.int64)
+        # Rows of words are sorted: each text's first word is found by binary search (batch + 1 look-ups); an
+        # empty text shares its key with the next text, and has no word.
+        word_splits = tf.searchsorted(word_row, row_splits, side="left", out_type=tf.int64)
         return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.gather(ids.row_splits, word_splits), validate=False)
 
     def apply_fused(self, chars):
@@ -548,11 +572,48 @@ class GraphTokenizer:
     # ------------------------------------------------------------------ main
     def tokenize(self, texts, with_offsets=True):
         """texts [batch] string -> (ids, starts, ends) RaggedTensors [batch, (tokens)] (starts/ends None if not
-        `with_offsets`). Rows of plain ASCII text (`ascii_pattern`) take `tokenize_ascii`, the others
-        `tokenize_unicode` (the same ids and offsets; tests/test_tokenizer_reference.py)."""
+        `with_offsets`). A batch holding at least 2 x `PART_BYTES` bytes in rows that take the per-character path
+        (not plain ASCII: `ascii_pattern`) is cut into up to `MAX_PARTS` parts holding about equal such bytes,
+        tokenized side by side (the iterations of one `tf.map_fn`, run in parallel: one batch's steps follow each
+        other, so a single batch keeps few cores busy) and joined back in order. Each part goes through
+        `tokenize_rows`; a smaller batch goes through it whole. Plain ASCII rows weigh nothing here: their path
+        is a few large ops, which parts did not speed up (docs/benchmarks.md)."""
         texts = tf.convert_to_tensor(texts, tf.string)
         plain = tf.strings.regex_full_match(texts, self.ascii_pattern)
+        weight = tf.where(plain, tf.constant(0, tf.int64), tf.cast(tf.strings.length(texts), tf.int64))
+        ends = tf.cumsum(weight)
+        total = tf.reduce_sum(tf.concat([ends[-1:], [0]], 0))
+        parts = tf.clip_by_value(total // PART_BYTES, 1, MAX_PARTS)
+        spec = tf.RaggedTensorSpec([None, None], tf.int64, ragged_rank=1)
+        n_out = 3 if with_offsets else 1
 
+        def whole():
+            return self.tokenize_rows(texts, with_offsets, plain=plain)[:n_out]
+
+        def in_parts():
+            # Part i holds the rows ending after (i/parts) and at or before ((i + 1)/parts) of the weight.
+            cuts = tf.searchsorted(ends, total * tf.range(1, parts, dtype=tf.int64) // parts, side="right",
+                                   out_type=tf.int64)
+            edges = tf.concat([[0], cuts, tf.shape(texts, out_type=tf.int64)], 0)
+
+            def part(i):  # an invalid row in any part: the error names every invalid row of the whole batch
+                lo, hi = edges[i], edges[i + 1]
+                return self.tokenize_rows(texts[lo:hi], with_offsets, named_in=texts, plain=plain[lo:hi])[:n_out]
+
+            out = tf.map_fn(part, tf.range(parts), fn_output_signature=(spec,) * n_out,
+                            parallel_iterations=MAX_PARTS)
+            return tuple(o.merge_dims(0, 1) for o in out)
+
+        out = tf.cond(parts > 1, in_parts, whole)
+        return tuple(out) + (None,) * (3 - n_out)
+
+    def tokenize_rows(self, texts, with_offsets=True, named_in=None, plain=None):
+        """`tokenize` in one part: rows of plain ASCII text (`ascii_pattern`) take `tokenize_ascii`, the others
+        `tokenize_unicode` (the same ids and offsets; tests/test_tokenizer_reference.py). `named_in`: the batch whose
+        invalid rows an error names (see `decode_utf8`; default `texts`). `plain` [batch] bool: the rows' match of
+        `ascii_pattern`, when already known."""
+        if plain is None:
+            plain = tf.strings.regex_full_match(texts, self.ascii_pattern)
         keys = ("ids", "starts", "ends") if with_offsets else ("ids",)
 
         def run(fn, rows, **kwargs):  # a dict: tf.case keeps its structure (a one-element list it would unpack)
@@ -561,12 +622,14 @@ class GraphTokenizer:
         def mixed():  # each kind of row on its own path, then back in the batch's order
             ascii_rows, other_rows = tf.where(plain)[:, 0], tf.where(~plain)[:, 0]
             a = run(self.tokenize_ascii, tf.gather(texts, ascii_rows))
-            u = run(self.tokenize_unicode, tf.gather(texts, other_rows), row_ids=other_rows)
+            u = run(self.tokenize_unicode, tf.gather(texts, other_rows),
+                    named_in=texts if named_in is None else named_in)
             order = tf.math.invert_permutation(tf.concat([ascii_rows, other_rows], 0))
             return {k: tf.gather(tf.concat([a[k], u[k]], 0), order) for k in keys}
 
         out = tf.case([(tf.reduce_all(plain), lambda: run(self.tokenize_ascii, texts)),
-                       (tf.reduce_any(plain), mixed)], default=lambda: run(self.tokenize_unicode, texts))
+                       (tf.reduce_any(plain), mixed)],
+                      default=lambda: run(self.tokenize_unicode, texts, named_in=named_in))
         return out["ids"], out.get("starts"), out.get("ends")
 
     def tokenize_ascii(self, texts, with_offsets=True):
@@ -578,14 +641,14 @@ class GraphTokenizer:
             return self.ascii_wordpiece.tokenize(texts), None, None
         return self.ascii_wordpiece.tokenize_with_offsets(texts)
 
-    def tokenize_unicode(self, texts, with_offsets=True, row_ids=None):
-        """`tokenize` for any text, step by step through the per-character tables (`row_ids`: see
+    def tokenize_unicode(self, texts, with_offsets=True, named_in=None):
+        """`tokenize` for any text, step by step through the per-character tables (`named_in`: see
         `decode_utf8`)."""
         texts = tf.convert_to_tensor(texts, tf.string)
-        batch = tf.shape(texts, out_type=tf.int64)[0]
-        words = self.split_words(*self.normalize_chars(self.decode(texts, row_ids)))
-        ids, piece_start, piece_end = self.apply_wordpiece(words)
-        ids_rows = self.rows(words, ids, batch)
+        chars, row_splits = self.decode(texts, named_in, with_offsets)
+        words = self.split_words(*self.normalize_chars(chars))
+        ids, piece_start, piece_end = self.apply_wordpiece(words, with_offsets)
+        ids_rows = self.rows(words, ids, row_splits)
         if not with_offsets:
             return ids_rows, None, None
         starts, ends = self.piece_offsets(words, piece_start, piece_end)
@@ -626,21 +689,26 @@ def _splice_clusters(chars, cluster, n_clusters, changed, composed):
 
     composed_cluster = tf.gather(tf.boolean_mask(tf.range(n_clusters), changed), composed.value_rowids())
     cluster_row = tf.gather(chars.row, tf.math.unsorted_segment_min(tf.range(n), cluster, n_clusters))
-    cluster_start = tf.math.unsorted_segment_min(chars.start, cluster, n_clusters)
-    cluster_end = tf.math.unsorted_segment_max(chars.end, cluster, n_clusters)
     none_composed = tf.size(composed.flat_values) == 0
 
     def of_composed(values_fn, dtype):
         # One dummy entry when nothing was composed keeps the gathers below valid (is_new is then all False).
         return tf.cond(none_composed, lambda: tf.zeros([1], dtype), values_fn)
 
+    def span(values, reduce):  # each new character covers its whole cluster (no spans: none)
+        if values is None:
+            return None
+        edge = reduce(values, cluster, n_clusters)
+        return of_composed(lambda: tf.gather(edge, composed_cluster), tf.int64)
+
     new_codepoint = of_composed(lambda: composed.flat_values, tf.int32)
     new = Chars(
         new_codepoint,
         of_composed(lambda: tf.gather(cluster_row, composed_cluster), tf.int64),
-        of_composed(lambda: tf.gather(cluster_start, composed_cluster), tf.int64),
-        of_composed(lambda: tf.gather(cluster_end, composed_cluster), tf.int64),
+        span(chars.start, tf.math.unsorted_segment_min),
+        span(chars.end, tf.math.unsorted_segment_max),
         tf.zeros(tf.shape(new_codepoint), tf.bool),
         tf.zeros(tf.shape(new_codepoint), tf.bool),
     )
-    return Chars(*[tf.where(is_new, tf.gather(b, new_i), tf.gather(a, old_i)) for a, b in zip(chars, new)])
+    return Chars(*[None if a is None else tf.where(is_new, tf.gather(b, new_i), tf.gather(a, old_i))
+                   for a, b in zip(chars, new)])

@@ -69,12 +69,16 @@ def steps(layer):
     g = layer.graph_tokenizer
 
     def passing(fn):
-        return lambda n, *inputs: (n, *_as_tuple(fn(*inputs)))
+        return lambda row_splits, *inputs: (row_splits, *_as_tuple(fn(*inputs)))
 
-    def offsets(n, words, ids, piece_start, piece_end):
+    def offsets(row_splits, words, ids, piece_start, piece_end):
         starts, ends = g.piece_offsets(words, piece_start, piece_end)
-        rows = g.rows(words, ids, n)
-        return n, rows, rows.with_flat_values(starts), rows.with_flat_values(ends)
+        rows = g.rows(words, ids, row_splits)
+        return row_splits, rows, rows.with_flat_values(starts), rows.with_flat_values(ends)
+
+    def decode(n, texts):  # from here on the first value passed along is the texts' row splits, not their number
+        chars, row_splits = g.decode(texts)
+        return row_splits, chars
 
     def packing(n, ids, starts, ends):
         return pack(ids, starts=starts, ends=ends, cls_id=layer.cls_token_id, sep_id=layer.sep_token_id,
@@ -82,7 +86,7 @@ def steps(layer):
                     padding=layer.padding)
 
     return [
-        ("UTF-8 decode", passing(g.decode)),
+        ("UTF-8 decode", decode),
         ("special-token search", passing(g.mark_specials)),
         *(
             [("stages A+B table, classes", passing(g.apply_fused))] if g.fused else [
@@ -166,6 +170,8 @@ def main(argv=None):
           f"{args.repeats} passes")
     step_names = [name for name, _ in steps(layer)]
     for corpus, rows in load_rows(args.rows, args.udhr_rows, args.cldr_rows).items():
+        if not rows:
+            continue
         seconds = profile(layer, rust, rows, args.batch, args.rounds, args.repeats)
         per_1k = {name: 1e6 * s / len(rows) for name, s in seconds.items()}
         total = sum(per_1k[name] for name in step_names)
