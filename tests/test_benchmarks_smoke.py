@@ -17,6 +17,8 @@ RUNS = {
     "attention_core": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "2", "--repeats", "1"],
     "train_step_profile": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--steps", "1"],
     "tokenizer_profile": ["--rows", "40", "--udhr-rows", "20", "--batch", "16", "--rounds", "1", "--repeats", "1"],
+    "tokenizer_parts": ["--batches", "16", "--rows", "32", "--rounds", "1", "--passes", "1"],
+    "matmul_floor": ["--rows", "1", "--rounds", "1", "--repeats", "2"],
     "train_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--impls", "ours,kerashub-xla",
                    "--rounds", "1", "--steps", "1", "--chart", ""],
     "pretrain_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--max-predictions", "3",

@@ -75,3 +75,30 @@ def test_invalid_rows_of_the_whole_batch_named(tokenizer):
     pattern = r"invalid UTF-8 in input rows:\W[^0-9]*\b" + re.escape(named) + r"\b"
     with pytest.raises(tf.errors.InvalidArgumentError, match=pattern):
         tokenizer.tokenize(tf.constant(rows))
+
+
+def test_layer_setting_and_exports_without_parts(tokenizer, monkeypatch, tmp_path):
+    """`split_large_batches=False` gives the same inputs from one part; it survives the config; a SavedModel
+    export never builds the parts (its tokenizer graph calls `tokenize_rows` only)."""
+    import keras_bert_suite as kbs
+    from keras_bert_suite.export import export_saved_model
+    from keras_bert_suite.tokenizers import BertTokenizer
+
+    layer = TFBertTokenizer.from_pretrained(folder("minilm"), return_offsets_mapping=True)
+    whole = layer.with_settings(split_large_batches=False)
+    assert whole.get_config()["split_large_batches"] is False and layer.get_config()["split_large_batches"]
+    texts = tf.constant(_rows(tokenizer, 3 * graph.PART_BYTES, seed=3))
+    a, b = layer(texts), whole(texts)
+    assert all((a[k].numpy() == b[k].numpy()).all() for k in a)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("an export built the tokenizer's parts")
+
+    monkeypatch.setattr(graph.GraphTokenizer, "tokenize", refused)
+    python = BertTokenizer.from_pretrained(folder("minilm"))
+    config = kbs.BertConfig(vocab_size=python.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=37)
+    path = export_saved_model(kbs.BertForSequenceClassification(config), python, str(tmp_path), max_length=16,
+                              warmup=False)
+    out = tf.saved_model.load(path).signatures["serving_default"](text=texts[:3])
+    assert out["label"].shape == (3,)

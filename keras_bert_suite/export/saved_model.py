@@ -161,7 +161,8 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
     model = with_int8_encoder(model) if quantize == "int8" else with_compute_dtype(model, compute_dtype)
     from keras_bert_suite.tokenizers import TFBertTokenizer
 
-    graph_tokenizer = TFBertTokenizer.coerce(tokenizer)
+    # Serving cuts batches itself: no parts in the tokenizer (their graph costs export time and cold start).
+    graph_tokenizer = TFBertTokenizer.coerce(tokenizer).with_settings(split_large_batches=False)
     if len(graph_tokenizer.vocab) > model.config.vocab_size:
         raise ValueError(
             f"the tokenizer's vocabulary has {len(graph_tokenizer.vocab)} tokens but the model's embeddings have "

@@ -13,7 +13,8 @@ table (tables.stage_ab_table): one look-up and one expansion instead of two, sam
 Rows of plain ASCII (printable characters, tab, newline, carriage return, and no character that can start a
 special token) skip the tables: lower-cased when asked, they go to a second FastWordpiece with its own
 whitespace and punctuation split, which for such text is the reference's (same ids and offsets, tested); a batch
-that mixes both kinds runs each kind on its own path and puts the rows back in order.
+that mixes both kinds runs each kind on its own path and puts the rows back in order. A batch with enough text
+outside plain ASCII is cut into parts tokenized side by side (`GraphTokenizer.tokenize`, `PART_BYTES`).
 The per-character tables come from Python's `unicodedata` (tables.py), so the graph agrees with the reference
 Python on every code point, whatever Unicode version the TensorFlow ops were built with.
 
@@ -145,7 +146,7 @@ _SHARED = {}
 # them (`GraphTokenizer.tokenize`). Measured on 2 cores (tools/bench/tokenizer_parts.py, docs/benchmarks.md):
 # multilingual parts gain from about 25 kB each (1.4x-1.5x at 55 kB in 2 parts, 1.5x-1.6x at 220 kB in 8);
 # smaller parts lose (their extra ops cost more than the overlap saves), and plain ASCII text, which takes a
-# cheaper path, gains only in larger batches.
+# cheaper path, gained at no size tried, so it does not count towards parts.
 PART_BYTES = 24_000
 MAX_PARTS = 8
 
@@ -253,18 +254,20 @@ class GraphTokenizer:
         >>> ids, starts, ends = g.word_pieces(tf.constant(["Hello world!"]))
     """
 
-    def word_pieces(self, texts, with_offsets=True):
-        """`tokenize` through one `tf.function` per `with_offsets`: traced once, then called from any graph
-        (every signature of a SavedModel, every layer sharing this tokenizer)."""
+    def word_pieces(self, texts, with_offsets=True, in_parts=True):
+        """`tokenize` (or, not `in_parts`, `tokenize_rows`: a batch never cut into parts) through one
+        `tf.function` per setting: traced once, then called from any graph (every signature of a SavedModel,
+        every layer sharing this tokenizer)."""
         fns = self.__dict__.setdefault("_word_piece_fns", {})
-        offsets = bool(with_offsets)
-        if offsets not in fns:
-            fns[offsets] = tf.function(
-                lambda t: self.tokenize(t, with_offsets=offsets),
+        key = (bool(with_offsets), bool(in_parts))
+        if key not in fns:
+            offsets, whole_or_parts = key[0], self.tokenize if key[1] else self.tokenize_rows
+            fns[key] = tf.function(
+                lambda t: whole_or_parts(t, with_offsets=offsets),
                 input_signature=[tf.TensorSpec([None], tf.string)],
                 autograph=False,
             )
-        return fns[offsets](texts)
+        return fns[key](texts)
 
     def __init__(self, vocab_list, cfg: normalize.NormalizerConfig, unk_token="[UNK]"):
         self.cfg = cfg
@@ -518,8 +521,7 @@ class GraphTokenizer:
 
     def apply_wordpiece(self, words, with_offsets=True):
         """Words -> (ids, piece_start, piece_end) RaggedTensors [words, (pieces)]: FastWordpiece on whole words,
-        with byte offsets of each piece inside its word's text (None when not `with_offsets`: FastWordpiece is
-        faster without them)."""
+        with byte offsets of each piece inside its word's text (None when not `with_offsets`)."""
         if not with_offsets:
             return self.wordpiece.tokenize(words.text), None, None
         return self.wordpiece.tokenize_with_offsets(words.text)

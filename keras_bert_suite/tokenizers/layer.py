@@ -62,6 +62,9 @@ class TFBertTokenizer(keras.layers.Layer):
         truncation: True / "longest_first", "only_first", "only_second", or False.
         add_special_tokens: add [CLS] and [SEP]. return_offsets_mapping, return_special_tokens_mask: extra
             outputs `offset_mapping` [batch, length, 2] (character offsets) and `special_tokens_mask`.
+        split_large_batches: tokenize a batch holding enough text outside plain ASCII in parts side by side
+            (`graph.PART_BYTES`; faster on large batches, same output). SavedModel exports turn it off: serving
+            cuts batches itself, and the parts' graph would add about a second to export and cold start.
         **kwargs: `keras.layers.Layer` arguments (`name`, ...); the layer is not trainable and outputs int32.
 
     Call: `texts` tf.string [batch] (and `texts_b` for pairs) -> dict of int32 [batch, length]: `input_ids`,
@@ -100,6 +103,7 @@ class TFBertTokenizer(keras.layers.Layer):
         add_special_tokens=True,
         return_offsets_mapping=False,
         return_special_tokens_mask=False,
+        split_large_batches=True,
         **kwargs,
     ):
         kwargs.setdefault("trainable", False)
@@ -132,6 +136,7 @@ class TFBertTokenizer(keras.layers.Layer):
         self.add_special_tokens = bool(add_special_tokens)
         self.return_offsets_mapping = bool(return_offsets_mapping)
         self.return_special_tokens_mask = bool(return_special_tokens_mask)
+        self.split_large_batches = bool(split_large_batches)
         self.set_vocabulary(vocab)
 
     def set_vocabulary(self, vocab):
@@ -258,6 +263,7 @@ class TFBertTokenizer(keras.layers.Layer):
                 "add_special_tokens": self.add_special_tokens,
                 "return_offsets_mapping": self.return_offsets_mapping,
                 "return_special_tokens_mask": self.return_special_tokens_mask,
+                "split_large_batches": self.split_large_batches,
             }
         )
         return config
@@ -308,7 +314,8 @@ class TFBertTokenizer(keras.layers.Layer):
         The tokenizer graph is one `tf.function` shared by every layer with this vocabulary and normalization,
         traced once per `with_offsets` (so each signature of a SavedModel calls the same function).
         """
-        return self.graph_tokenizer.word_pieces(self._flatten(texts), with_offsets=with_offsets)
+        return self.graph_tokenizer.word_pieces(self._flatten(texts), with_offsets=with_offsets,
+                                                in_parts=self.split_large_batches)
 
     def call(self, texts, texts_b=None):
         ids_a, st_a, en_a = self.tokenize(texts)
