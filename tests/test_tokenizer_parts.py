@@ -9,6 +9,7 @@ import re
 import pytest
 import tensorflow as tf
 
+from helpers import TINY
 from tokenizer_corpus import corpus, folder
 
 from keras_bert_suite.tokenizers import TFBertTokenizer, graph
@@ -96,8 +97,7 @@ def test_layer_setting_and_exports_without_parts(tokenizer, monkeypatch, tmp_pat
 
     monkeypatch.setattr(graph.GraphTokenizer, "tokenize", refused)
     python = BertTokenizer.from_pretrained(folder("minilm"))
-    config = kbs.BertConfig(vocab_size=python.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=37)
+    config = kbs.BertConfig(**{**TINY, "vocab_size": python.vocab_size})
     path = export_saved_model(kbs.BertForSequenceClassification(config), python, str(tmp_path), max_length=16,
                               warmup=False)
     out = tf.saved_model.load(path).signatures["serving_default"](text=texts[:3])

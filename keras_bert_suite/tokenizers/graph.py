@@ -259,11 +259,12 @@ class GraphTokenizer:
         `tf.function` per setting: traced once, then called from any graph (every signature of a SavedModel,
         every layer sharing this tokenizer)."""
         fns = self.__dict__.setdefault("_word_piece_fns", {})
-        key = (bool(with_offsets), bool(in_parts))
+        offsets, parts = bool(with_offsets), bool(in_parts)
+        key = (offsets, parts)
         if key not in fns:
-            offsets, whole_or_parts = key[0], self.tokenize if key[1] else self.tokenize_rows
+            tokenize = self.tokenize if parts else self.tokenize_rows
             fns[key] = tf.function(
-                lambda t: whole_or_parts(t, with_offsets=offsets),
+                lambda t: tokenize(t, with_offsets=offsets),
                 input_signature=[tf.TensorSpec([None], tf.string)],
                 autograph=False,
             )

@@ -75,8 +75,7 @@ def main(argv=None):
     raw_fn = tf.function(lambda t: raw.tokenize(t).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
 
     print(f"model: {folder}\nbatch {args.batch}, median of {args.repeats} interleaved rounds of {args.passes} "
-          "passes, threads: TF default, "
-          "Rust default")
+          "passes, threads: TF default, Rust default")
     for name, lines in load_lines(args.lines, args.udhr_lines, args.cldr_lines).items():
         nbytes = sum(len(s.encode("utf-8")) for s in lines)
         batches = [lines[i : i + args.batch] for i in range(0, len(lines), args.batch)]
