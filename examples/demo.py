@@ -2,10 +2,14 @@
 a sentiment classifier on real GLUE SST-2 sentences, evaluate it, export a raw-text SavedModel for TensorFlow
 Serving, and answer a few requests from that SavedModel.
 
-    python examples/demo.py [--data-dir ../shared/data/sst2] [--train-size 8000] [--epochs 1]
+    python examples/demo.py [--data-dir DIR] [--train-size 8000] [--epochs 1]
 
-SST-2 comes from the shared data folder (`train.tsv`, `dev.tsv`: see ../shared/data/README.md); pass
-`--data-dir` to use another copy.
+SST-2 (GLUE's `train.tsv` and `dev.tsv`) is read from, in this order:
+1. `--data-dir`, a folder with those two files;
+2. `../shared/data/sst2` beside this repository, where such a copy exists;
+3. tensorflow-datasets' `glue/sst2`: GLUE's SST-2.zip (7 MB) is downloaded once, with a progress bar, into
+   tensorflow-datasets' cache (`--tfds-dir`, else `TFDS_DATA_DIR`, else `~/tensorflow_datasets`), and read from
+   there afterwards, offline too. `--sst2-url` names a mirror or a local copy of that zip.
 """
 
 import argparse
@@ -29,20 +33,44 @@ from keras_bert_suite.metrics import glue_metrics  # noqa: E402
 from keras_bert_suite.tokenizers import BertTokenizer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "sst2")
+SHARED_SST2 = os.path.join(ROOT, "..", "shared", "data", "sst2")
 LABELS = {0: "negative", 1: "positive"}
 
 
-def sst2(data_dir, name, limit):
+def sst2_file(data_dir, name, limit):
     path = os.path.join(data_dir, name)
     if not os.path.exists(path):
         raise SystemExit(f"SST-2 file {path} not found: pass --data-dir with train.tsv and dev.tsv")
     return classification_examples(read_table(path, limit=limit), "sst2")
 
 
+def sst2_tfds(split, limit, args):
+    from keras_bert_suite.data.tfds import DatasetDownloadError, columns
+
+    try:
+        rows = columns("glue/sst2", f"{split}[:{limit}]", data_dir=args.tfds_dir, download=True, url=args.sst2_url)
+    except (DatasetDownloadError, ImportError) as error:
+        raise SystemExit(f"GLUE SST-2 is needed and there is no copy: {error}\nConnect to the network and run "
+                         "again (it is downloaded once), or pass --data-dir with a folder holding SST-2's "
+                         "train.tsv and dev.tsv.") from None
+    return classification_examples(rows, "sst2")
+
+
+def sst2(args):
+    """(train, dev) examples: --data-dir, else the shared copy, else tensorflow-datasets' glue/sst2."""
+    data_dir = args.data_dir or (SHARED_SST2 if os.path.isdir(SHARED_SST2) else None)
+    if data_dir:
+        print(f"SST-2 from {os.path.normpath(data_dir)}")
+        return sst2_file(data_dir, "train.tsv", args.train_size), sst2_file(data_dir, "dev.tsv", args.eval_size)
+    print("SST-2 from tensorflow-datasets' glue/sst2 (downloaded once into its cache)")
+    return sst2_tfds("train", args.train_size, args), sst2_tfds("validation", args.eval_size, args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=DEFAULT_DATA)
+    parser.add_argument("--data-dir", default=None, help="a folder with SST-2's train.tsv and dev.tsv")
+    parser.add_argument("--tfds-dir", default=None, help="tensorflow-datasets' folder (default: its own)")
+    parser.add_argument("--sst2-url", default=None, help="a mirror or local copy of GLUE's SST-2.zip")
     parser.add_argument("--model", default=None, help="a BERT checkpoint folder (default: the MiniLM package)")
     parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--eval-size", type=int, default=872)
@@ -56,6 +84,7 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     warnings.filterwarnings("ignore", message=".*shuffle=True.*")
 
+    train, dev = sst2(args)
     folder = args.model or minilm_folder()
     print(f"1. checkpoint: {folder}")
     tokenizer = BertTokenizer.from_pretrained(folder)
@@ -64,8 +93,6 @@ def main(argv=None):
           f"{model.config.hidden_size}, {model.count_params():,} parameters; new weights: "
           f"{model.loading_info.newly_initialized}")
 
-    train = sst2(args.data_dir, "train.tsv", args.train_size)
-    dev = sst2(args.data_dir, "dev.tsv", args.eval_size)
     print(f"\n2. fine-tune on {len(train['text'])} SST-2 training phrases ({args.epochs} epoch, batch "
           f"{args.batch_size}, length-bucketed)")
     options = dict(max_length=args.max_length, batch_size=args.batch_size)

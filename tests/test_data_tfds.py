@@ -78,3 +78,47 @@ def test_squad_v1_and_v2(toks, tmp_path):
     assert starts[1] == ends[1] == 0 and starts[0] > 0 and starts[2] > 0  # the impossible one points at [CLS]
     ids = b["input_ids"].numpy()[0, starts[0]:ends[0] + 1]
     assert graph.vocab[ids[0]] == "denver" and graph.vocab[ids[-1]] == "broncos"
+
+
+def test_download_through_tfds_download_manager_from_loopback(toks, tmp_path):
+    """tensorflow-datasets' own download manager (not mock_data) fetches, extracts and prepares glue/sst2 from a
+    loopback server; later loads read the prepared copy without asking the server again."""
+    from fake_downloads import FileServer, sst2_zip
+    from keras_bert_suite.data.tfds import columns
+
+    python, graph = toks
+    sst2_zip(tmp_path / "site" / "SST-2.zip", train_rows=12, dev_rows=6)
+    data_dir = str(tmp_path / "tfds")
+    with FileServer(tmp_path / "site") as site:
+        url = site.url + "/SST-2.zip"
+        b = next(iter(load_tfds("glue/sst2", "validation", graph, data_dir=data_dir, download=True, url=url,
+                                batch_size=6)))
+        assert site.requests == [("GET", "/SST-2.zip")]
+    dev = columns("glue/sst2", "validation", data_dir=data_dir, download=True, url=url)  # server gone: cached
+    gold = dict(line.rstrip("\n").split("\t") for line in open(shared("sst2", "dev.tsv"), encoding="utf-8")
+                if not line.startswith("sentence\t"))
+    assert len(dev["sentence"]) == 6 and all(int(gold[s]) == label for s, label in zip(dev["sentence"], dev["label"]))
+    assert sorted(b["labels"].numpy().tolist()) == sorted(dev["label"])
+    assert len(columns("glue/sst2", "train", data_dir=data_dir)["sentence"]) == 12
+    first = python(dev["sentence"][0])["input_ids"]
+    row = [r for r in b["input_ids"].numpy().tolist() if r[:len(first)] == first]
+    assert row, "the prepared sentences tokenize to the reference ids"
+
+
+def test_download_errors_name_dataset_address_and_folder(tmp_path):
+    import time
+
+    from fake_downloads import FileServer, closed_url
+    from keras_bert_suite.data.tfds import DatasetDownloadError, prepare
+
+    url = closed_url()
+    start = time.perf_counter()
+    with pytest.raises(DatasetDownloadError, match="glue/sst2.*cannot be reached.*tfds1"):
+        prepare("glue/sst2", data_dir=str(tmp_path / "tfds1"), url=url)
+    assert time.perf_counter() - start < 30  # no minutes of retries
+    (tmp_path / "site").mkdir()
+    with FileServer(tmp_path / "site") as site:
+        with pytest.raises(DatasetDownloadError, match="glue/sst2.*missing.zip.*tfds2.*404"):
+            prepare("glue/sst2", data_dir=str(tmp_path / "tfds2"), url=site.url + "/missing.zip")
+    with pytest.raises(ValueError, match="no single download address"):
+        prepare("conll2003", data_dir=str(tmp_path / "tfds3"), url=url)
