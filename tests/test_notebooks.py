@@ -1,11 +1,14 @@
 """The Colab notebooks in examples/notebooks run top to bottom with `SMOKE = True` on the CPU, reading the local
 data copies in ../shared/data, and are committed without outputs."""
 
+import configparser
 import os
+import re
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from packaging.requirements import Requirement
 
 from helpers import SHARED_DATA
 
@@ -18,6 +21,20 @@ LOCAL_DATA = {
 }
 
 
+def _repository_url():
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(NOTEBOOKS, "..", "..", "setup.cfg"))
+    return parser["metadata"]["url"]
+
+
+def _install_spec(source):
+    """The PACKAGE the install cell gives pip: a requirement pip can parse, naming this repository."""
+    spec = re.search(r'^PACKAGE = "([^"]+)"', source, re.M).group(1)
+    requirement = Requirement(spec)
+    assert requirement.name == "keras-bert-suite" and requirement.url, spec
+    return spec
+
+
 def _notebooks():
     return sorted(name for name in os.listdir(NOTEBOOKS) if name.endswith(".ipynb"))
 
@@ -28,6 +45,7 @@ def test_every_notebook_is_tested_and_stripped():
         nb = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert "pip" in code[0].source, f"{name}: the first cell installs the package"
+        assert _install_spec(code[0].source) == f"keras-bert-suite[demo,data] @ git+{_repository_url()}.git", name
         assert any("parameters" in c.metadata.get("tags", []) and "SMOKE" in c.source for c in code), name
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name} holds outputs"
 
