@@ -11,7 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-from helpers import minilm_folder  # noqa: E402
+from helpers import TinyExports, minilm_folder  # noqa: E402
 
 # CI replays the same examples on every run (a red build always reproduces); set
 # HYPOTHESIS_PROFILE=explore to search new examples locally.
@@ -23,3 +23,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def minilm():
     return minilm_folder()
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """`tiny_export(task, **export_options)` -> (model, SavedModel version path), exported once per process and
+    options (helpers.TinyExports)."""
+    return TinyExports(str(tmp_path_factory.mktemp("tiny_exports")))

@@ -83,13 +83,14 @@ def sst2_sentences(n=8):
     return rows[:n]
 
 
-def task_models(config, ner_labels):
+def task_models(config, ner_labels, class_labels=None):
     """One model constructor per export task (the keys `export_saved_model` serves), for the export tests.
 
     Args:
         config: a function of keyword arguments returning the test's `BertConfig` (its own size and length);
             called with `id2label=...` for the two classifiers and `is_decoder=True` for the causal LM.
         ner_labels: `{id: label}` of the token classifier (BIO tags).
+        class_labels: `{id: label}` of the sequence classifier (default `{0: "neg", 1: "pos"}`).
 
     Returns:
         `{task: make}` in a fixed order; each `make()` builds a fresh, unbuilt model (seed Keras first for the
@@ -105,7 +106,8 @@ def task_models(config, ner_labels):
     import keras_bert_suite as kbs
 
     return {
-        "sequence_classification": lambda: kbs.BertForSequenceClassification(config(id2label={0: "neg", 1: "pos"})),
+        "sequence_classification": lambda: kbs.BertForSequenceClassification(
+            config(id2label=class_labels or {0: "neg", 1: "pos"})),
         "token_classification": lambda: kbs.BertForTokenClassification(config(id2label=ner_labels)),
         "question_answering": lambda: kbs.BertForQuestionAnswering(config()),
         "masked_lm": lambda: kbs.BertForMaskedLM(config()),
@@ -114,6 +116,54 @@ def task_models(config, ner_labels):
         "feature_extraction": lambda: kbs.BertModel(config()),
         "causal_lm": lambda: kbs.BertLMHeadModel(config(is_decoder=True)),
     }
+
+
+class TinyExports:
+    """Raw-text SavedModels of tiny models (MiniLM's vocabulary, 2 layers, hidden 32, seed 0), each exported once
+    per test process and set of options: the serving tests share them through the session fixture
+    `tiny_export` (conftest.py) instead of exporting their own.
+
+    Example:
+        >>> model, path = tiny_export("sequence_classification", max_length=32)   # labels negative / positive
+        >>> tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(["a fine film"]))
+    """
+
+    CONFIG = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+    NER_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
+    CLASS_LABELS = {0: "negative", 1: "positive"}
+
+    def __init__(self, root):
+        self.root = root
+        self._made = {}
+
+    def tokenizer(self):
+        from keras_bert_suite.tokenizers import BertTokenizer
+
+        if "tokenizer" not in self._made:
+            self._made["tokenizer"] = BertTokenizer.from_pretrained(minilm_folder())
+        return self._made["tokenizer"]
+
+    def model(self, task):
+        """The tiny model of `task` (one per process: the same weights in every export of it)."""
+        import keras_bert_suite as kbs
+
+        if ("model", task) not in self._made:
+            keras.utils.set_random_seed(0)
+            make = task_models(lambda **kw: kbs.BertConfig(**self.CONFIG, **kw), self.NER_LABELS,
+                               self.CLASS_LABELS)[task]
+            self._made[("model", task)] = make()
+        return self._made[("model", task)]
+
+    def __call__(self, task, **options):
+        """(model, SavedModel version path) of `task` exported with `options` (those of export_saved_model)."""
+        from keras_bert_suite.export import export_saved_model
+
+        key = (task, tuple(sorted(options.items())))
+        if key not in self._made:
+            folder = os.path.join(self.root, f"{task}-{len(self._made)}")
+            self._made[key] = self.model(task), export_saved_model(self.model(task), self.tokenizer(), folder,
+                                                                   **options)
+        return self._made[key]
 
 
 def max_diff(a, b):

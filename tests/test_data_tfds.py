@@ -20,6 +20,7 @@ def _fixed(examples):
     return lambda *args, **kwargs: tf.data.Dataset.from_tensor_slices(examples)
 
 
+@pytest.mark.slow
 def test_glue_sst2_and_mrpc(toks, tmp_path):
     python, graph = toks
     with tfds.testing.mock_data(num_examples=6):
@@ -37,6 +38,7 @@ def test_glue_sst2_and_mrpc(toks, tmp_path):
     assert b["input_ids"][0, :len(expected)].numpy().tolist() == expected and b["labels"].numpy().tolist() == [1, 0]
 
 
+@pytest.mark.slow
 def test_conll2003(toks, tmp_path):
     _, graph = toks
     with tfds.testing.mock_data(num_examples=5):  # random tokens and tags of unrelated lengths

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from data_helpers import head_lines, shared
 
@@ -49,6 +50,7 @@ EXPECT = {
 }
 
 
+@pytest.mark.slow
 def test_examples_run(tmp_path):
     commands = _commands(tmp_path)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -17,6 +17,8 @@ from helpers import SHARED_DATA, minilm_folder, task_models
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
 
+pytestmark = pytest.mark.slow  # exports every task with XLA and reads them in a fresh process
+
 NER_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
 
 

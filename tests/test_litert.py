@@ -75,21 +75,13 @@ def _tiny(cls, **config):
     return model
 
 
-TASKS = {
-    "sequence_classification": (kbs.BertForSequenceClassification, {"num_labels": 3}),
-    "feature_extraction": (kbs.BertModel, {}),
-    "token_classification": (kbs.BertForTokenClassification,
-                             {"num_labels": 5, "id2label": {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}}),
-}
-
-
-@pytest.mark.parametrize("task", sorted(TASKS))
-def test_litert_answers_as_the_saved_model_on_real_text(tmp_path, tokenizer, task):
-    cls, config = TASKS[task]
-    model = _tiny(cls, **config)
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["feature_extraction", "sequence_classification", "token_classification"])
+def test_litert_answers_as_the_saved_model_on_real_text(tmp_path, tokenizer, tiny_export, task):
+    model, saved = tiny_export(task, jit_compile=False)
     path = export_litert(model, tokenizer, tmp_path / "model.tflite")
     assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
-    served = tf.saved_model.load(export_saved_model(model, tokenizer, tmp_path / "saved", jit_compile=False))
+    served = tf.saved_model.load(saved)
     texts = sst2_sentences(6) + _udhr(4) + EDGE
     got = run_litert(litert_interpreter(path), texts)
     want = {k: v.numpy() for k, v in served.signatures["serving_default"](text=tf.constant(texts)).items()}

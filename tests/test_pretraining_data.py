@@ -114,6 +114,7 @@ def _synthetic_corpus(path, docs=60, sentences=60, seed=0):
             f.write("\n")
 
 
+@pytest.mark.slow
 def test_next_sentence_label_balance(tokenizer, vocab, tmp_path):
     path = str(tmp_path / "corpus.txt")
     _synthetic_corpus(path)
@@ -133,6 +134,7 @@ def test_one_sentence_chunks_always_take_a_random_b(tokenizer, vocab):
 
 
 @needs_sample
+@pytest.mark.slow
 def test_dataset_static_shapes_determinism_and_skip(tokenizer, vocab):
     def build(seed, skip=0):
         return data.pretraining_dataset(SAMPLE, tokenizer, vocab, batch_size=4, max_length=48, seed=seed,

@@ -15,7 +15,8 @@ import pytest
 from helpers import SHARED_DATA, minilm_folder
 
 SAMPLE = os.path.join(SHARED_DATA, "text", "bert_sample_text.txt")
-pytestmark = pytest.mark.skipif(not os.path.exists(SAMPLE), reason="shared sample text absent")
+pytestmark = [pytest.mark.skipif(not os.path.exists(SAMPLE), reason="shared sample text absent"),
+              pytest.mark.slow]  # pretraining runs in subprocesses, with strategies and a resumed run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # One training run: argv[1] is a JSON dict (see `_run`); writes <strategy>_<worker>.npz (losses + weights).

@@ -16,6 +16,8 @@ from keras_bert_suite.export.compat import check_tf_serving
 from keras_bert_suite.layers.dense import Int8Dense, quantize_dense_int8
 from keras_bert_suite.tokenizers import BertTokenizer
 
+pytestmark = pytest.mark.slow  # int8 exports with their own graph-mode kernels
+
 WORDS = "the a film is good bad story about it was not very funny dull , . !".split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
 TEXTS = ["the film is good .", "bad", "a story about it , not very funny !", "dull dull film", "it was good"]

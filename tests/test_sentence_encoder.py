@@ -228,6 +228,7 @@ def test_do_lower_case_lowercases_before_a_cased_tokenizer(tmp_path, legacy_conf
     assert max_diff(ours.encode(sentences), ref.encode(sentences)) < 1e-5
 
 
+@pytest.mark.slow
 def test_saved_model_matches_encode(tiny, tmp_path):
     from keras_bert_suite.export import export_saved_model
 

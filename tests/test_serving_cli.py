@@ -1,6 +1,7 @@
 """`kbs export`, `kbs predict`, `kbs serve-check`, and TF Serving PredictRequests built against the signatures."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -13,16 +14,10 @@ from keras_bert_suite.tokenizers import BertTokenizer
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    folder = root / "tiny-sentiment"
-    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=37, id2label={0: "negative", 1: "positive"})
-    kbs.BertForSequenceClassification(config).save_pretrained(folder)
-    BertTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
-    base = root / "savedmodels" / "sentiment"
-    assert main(["export", str(folder), "--out", str(base), "--max-length", "32"]) == 0
-    return base
+def exported(tiny_export):
+    """The base folder (versions inside) of a tiny sentiment classifier's export."""
+    _, path = tiny_export("sequence_classification", max_length=32)
+    return os.path.dirname(path)
 
 
 def test_predict_prints_answers(exported, capsys):

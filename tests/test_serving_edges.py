@@ -14,6 +14,8 @@ from keras_bert_suite.export.length_sorted import chunk_sizes
 from keras_bert_suite.export.signatures import ExportOptions
 from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
 
+pytestmark = pytest.mark.slow  # exports every task, then many small requests each
+
 MAX_LENGTH, CHUNK = 16, 2  # warmup: chunk shapes rows 2 and 1 x lengths 8 and 16
 CONTEXT_LIMIT = 40
 ROOT = os.path.join(os.path.dirname(__file__), "..")

@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import keras_bert_suite as kbs
 from helpers import minilm_folder
-from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.tokenizers import BertTokenizer
 
 MAX_LENGTH = 32
@@ -18,15 +17,8 @@ COUNTS = {}
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=37, id2label={0: "negative", 1: "positive"})
-    model = kbs.BertForSequenceClassification(config)
-    path = export_saved_model(model, BertTokenizer.from_pretrained(minilm_folder()),
-                              tmp_path_factory.mktemp("robust") / "clf", max_length=MAX_LENGTH)
+def served(tiny_export):
+    _, path = tiny_export("sequence_classification", max_length=MAX_LENGTH)
     return tf.saved_model.load(path).signatures["serving_default"]
 
 
@@ -37,6 +29,7 @@ def _check(result, n):
     assert set(result["label"].numpy().tolist()) <= {b"negative", b"positive"}
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200), min_size=0, max_size=6))
 def test_random_unicode_never_crashes(served, texts):  # empty requests and empty rows included
@@ -44,6 +37,7 @@ def test_random_unicode_never_crashes(served, texts):  # empty requests and empt
     _check(served(text=tf.constant([t.encode("utf-8") for t in texts], tf.string)), len(texts))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.binary(max_size=64), min_size=1, max_size=4))
 def test_random_bytes_answer_or_name_the_bad_rows(served, blobs):
@@ -73,16 +67,10 @@ _WORDS = st.sampled_from(["", " ", "the", "Paris", "tower", "1889", "\u00e9t\u00
 
 
 @pytest.fixture(scope="module")
-def served_qa(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    config = kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                            intermediate_size=37)
-    tokenizer = BertTokenizer.from_pretrained(minilm_folder())
-    path = export_saved_model(kbs.BertForQuestionAnswering(config), tokenizer, tmp_path_factory.mktemp("qa") / "qa",
-                              max_length=MAX_LENGTH, doc_stride=8, max_context_tokens=QA_CONTEXT_LIMIT, warmup=False)
-    return tf.saved_model.load(path).signatures["serving_default"], tokenizer
+def served_qa(tiny_export):
+    _, path = tiny_export("question_answering", max_length=MAX_LENGTH, doc_stride=8,
+                          max_context_tokens=QA_CONTEXT_LIMIT, warmup=False)
+    return tf.saved_model.load(path).signatures["serving_default"], tiny_export.tokenizer()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

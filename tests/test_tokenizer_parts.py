@@ -78,6 +78,7 @@ def test_invalid_rows_of_the_whole_batch_named(tokenizer):
         tokenizer.tokenize(tf.constant(rows))
 
 
+@pytest.mark.slow
 def test_layer_setting_and_exports_without_parts(tokenizer, monkeypatch, tmp_path):
     """`split_large_batches=False` gives the same inputs from one part; it survives the config; a SavedModel
     export never builds the parts (its tokenizer graph calls `tokenize_rows` only)."""

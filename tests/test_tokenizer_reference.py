@@ -11,7 +11,9 @@ from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast, TFBert
 transformers = pytest.importorskip("transformers")
 
 
-@pytest.fixture(scope="module", params=SETTINGS, ids=[s[0] for s in SETTINGS])
+# The MiniLM (uncased) vocabulary in the fast tier; the other vocabularies and settings with the slow tests.
+@pytest.fixture(scope="module", params=[pytest.param(s, id=s[0], marks=() if s[0] == "uncased" else pytest.mark.slow)
+                                        for s in SETTINGS])
 def setting(request):
     name, path, extra = request.param
     path = folder(path)

@@ -107,7 +107,7 @@ def test_no_labels_no_loss_is_a_clear_error():
         model.fit(x, batch_size=16, epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.slow)])
 def test_mixed_precision_fit(policy):
     keras.utils.set_random_seed(0)
     keras.mixed_precision.set_global_policy(policy)

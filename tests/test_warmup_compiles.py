@@ -23,6 +23,8 @@ from keras_bert_suite.export import export_saved_model, warmup
 from keras_bert_suite.export.length_sorted import chunk_rows
 from keras_bert_suite.tokenizers import BertTokenizer
 
+pytestmark = pytest.mark.slow  # replays warmup records in a server process and reads its XLA log
+
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "film", "is", "good", "where", "?"]
 MAX_LENGTH, CHUNK, TOKENS = 12, 4, 64  # chunk shapes: rows 8 (8 x 8 tokens fit 64), 4, 2, 1 x 8; 4, 2, 1 x 16
 
