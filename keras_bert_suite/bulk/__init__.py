@@ -6,11 +6,26 @@ size, on the DirectRunner, Dataflow, Flink or Spark (docs/bulk.md). `kbs bulk-pr
                   isolated by splitting a failing batch)
     formats.py    rows in (text, JSON lines, Parquet, TFRecord) and answers out (JSON lines, Parquet, TFRecord)
     pipeline.py   the pipeline, its counters, the runner defaults, bulk_predict
+    cli.py        `kbs bulk-predict`'s arguments (importable without Beam) and its run
+
+The names below are imported on first use, so `import keras_bert_suite.bulk` (and `kbs --help`) works without
+Apache Beam installed.
+
+Example:
+    >>> from keras_bert_suite.bulk import RawTextModelHandler, bulk_predict
 """
 
-from keras_bert_suite.bulk.handler import RawTextModelHandler, is_failed
-from keras_bert_suite.bulk.pipeline import BulkReport, add_bulk_predict, bulk_predict
-from keras_bert_suite.bulk.signature import ERROR_KEY, SignatureSpec, read_signature
+import importlib
 
-__all__ = ["RawTextModelHandler", "is_failed", "bulk_predict", "add_bulk_predict", "BulkReport", "read_signature",
-           "SignatureSpec", "ERROR_KEY"]
+_EXPORTS = {
+    "RawTextModelHandler": "handler", "is_failed": "handler",
+    "bulk_predict": "pipeline", "add_bulk_predict": "pipeline", "BulkReport": "pipeline",
+    "read_signature": "signature", "SignatureSpec": "signature", "ERROR_KEY": "signature",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -40,7 +40,7 @@ def _lines(handle):
 
 
 def _pick(record, fields):
-    """{input name: text} from one record (a dict) by `fields` {input name: field name}."""
+    """{input name: UTF-8 bytes} from one record (a dict) by `fields` {input name: field name}."""
     if not isinstance(record, dict):
         raise BadRow(f"row is {type(record).__name__}, not an object with fields {sorted(fields.values())}")
     picked = {}
@@ -50,7 +50,8 @@ def _pick(record, fields):
         value = record[field]
         if not isinstance(value, (str, bytes)):
             raise BadRow(f"field {field!r} is {type(value).__name__}, not text")
-        picked[name] = value
+        # bytes from here on: a JSON string may hold lone surrogates, which Beam's coders cannot encode as str
+        picked[name] = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
     return picked
 
 
