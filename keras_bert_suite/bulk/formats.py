@@ -104,6 +104,35 @@ def _tfrecord_rows(handle, fields):
 _READERS = {"text": _text_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows, "tfrecord": _tfrecord_rows}
 
 
+def _crc32c_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def masked_crc32c(data):
+    """TFRecord's masked CRC-32C (Castagnoli) of `data` (bytes). Pure Python: Beam's own TFRecord sink needs
+    one of python-snappy, google-crc32c or crcmod, which its base install lacks; our records are small."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord_frame(record):
+    """One record framed as in a TFRecord file: length (uint64 LE), its masked CRC, the data, its masked CRC."""
+    length = struct.pack("<Q", len(record))
+    return length + struct.pack("<I", masked_crc32c(length)) + record + struct.pack("<I", masked_crc32c(record))
+
+
 def read_tfrecords(handle):
     """The records of a TFRecord file (uncompressed): length (uint64) + its CRC, data + its CRC, repeated.
     CRCs are not checked."""

@@ -18,6 +18,7 @@ Example:
     ...        | beam.Map(lambda r: (r.example, str(r.inference["label"]))) | beam.Map(print))
 """
 
+import functools
 import re
 
 import numpy as np
@@ -47,6 +48,11 @@ def row_bytes(element):
         element = element[1]
     values = element.values() if isinstance(element, dict) else (element,)
     return sum(len(v) if isinstance(v, (str, bytes)) else 0 for v in values)
+
+
+def row_weight(element, limit):
+    """`row_bytes(element)` within [1, limit]: an element's weight for byte-bounded batches."""
+    return max(1, min(row_bytes(element), limit))
 
 
 def trim_row(outputs):
@@ -80,7 +86,7 @@ def clean_error(message):
     lines = [line.strip() for line in str(message).splitlines() if line.strip()] or [str(message)]
     reason = next((line.split("assertion failed:", 1)[1] for line in lines if "assertion failed:" in line), lines[0])
     reason = reason.replace("[", "").replace("]", "")
-    return re.sub(r"\s*\brows?:?\s*\d+(, \d+)*:?", "", reason).strip()
+    return re.sub(r"\s*\brows?:?\s*\d+(, \d+)*:?", "", reason).replace(": with ", ": ").strip()
 
 
 class LoadedSignature:
@@ -108,7 +114,8 @@ class RawTextModelHandler(ModelHandler):
         signature: the signature to call (default "serving_default"); `kbs serve-check` lists them.
         min_batch_size, max_batch_size: rows per signature call, Beam's `BatchElements` bounds (defaults: Beam's
             adaptive batching up to 64 rows).
-        max_batch_weight: most UTF-8 bytes of text per call (`row_bytes`), or None (no limit).
+        max_batch_weight: most UTF-8 bytes of text per batch (`row_bytes`), or None (no limit); batches are then
+            bounded in bytes only (`batch_elements_kwargs`) and each call still takes at most `max_batch_size` rows.
         max_batch_duration_secs: streaming pipelines: the longest a batch waits to fill.
         **kwargs: passed to Beam's `ModelHandler` (`env_vars`, `large_model`, `model_copies`).
 
@@ -127,11 +134,24 @@ class RawTextModelHandler(ModelHandler):
     def __init__(self, model_dir, signature="serving_default", *, min_batch_size=None, max_batch_size=64,
                  max_batch_weight=None, max_batch_duration_secs=None, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
-                         max_batch_weight=max_batch_weight, max_batch_duration_secs=max_batch_duration_secs,
-                         element_size_fn=row_bytes if max_batch_weight is not None else None, **kwargs)
+                         max_batch_duration_secs=max_batch_duration_secs, **kwargs)
+        self._max_rows, self._max_bytes = max_batch_size, max_batch_weight
         self._model_dir = str(model_dir)
         self._signature = signature
         self._inputs = None  # the signature's input names, read at the first load (or by `spec`)
+
+    def batch_elements_kwargs(self):
+        """Beam's `BatchElements` arguments. With `max_batch_weight`, batches are bounded in bytes: BatchElements
+        (Beam 2.77) takes no `max_batch_weight` and counts its sizes in `element_size_fn`'s units, so its
+        `max_batch_size` becomes the byte bound, and `run_inference` keeps each call within `max_batch_size`
+        rows; a row over the byte bound makes a batch alone."""
+        kwargs = dict(super().batch_elements_kwargs())
+        if self._max_bytes is not None:
+            # A fixed target, and no element heavier than it: BatchElements emits an empty batch when an element
+            # outweighs its current target. Each row weighs at least 1 (empty rows too).
+            kwargs.update(min_batch_size=self._max_bytes, max_batch_size=self._max_bytes,
+                          element_size_fn=functools.partial(row_weight, limit=self._max_bytes))
+        return kwargs
 
     def spec(self):
         """The served signature's `SignatureSpec` (inputs and outputs), read from saved_model.pb alone."""
@@ -160,7 +180,8 @@ class RawTextModelHandler(ModelHandler):
             inputs.append(row)
         good = sorted((i for i, row in enumerate(inputs) if answers[i] is None),
                       key=lambda i: sum(len(v) for v in inputs[i].values()))
-        parts = [good] if good else []
+        rows = self._max_rows or len(good) or 1  # rows per call (a batch bounded in bytes may hold more)
+        parts = [good[start:start + rows] for start in range(0, len(good), rows)][::-1]
         while parts:
             part = parts.pop()
             try:

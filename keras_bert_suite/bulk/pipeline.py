@@ -17,7 +17,9 @@ import os
 import time
 
 import apache_beam as beam
-from apache_beam.io import fileio
+from apache_beam import coders
+from apache_beam.io import fileio, filebasedsink
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
@@ -54,6 +56,17 @@ class ReadRows(beam.PTransform):
 
         return (pbegin | fileio.MatchFiles(self.pattern) | fileio.ReadMatches()
                 | beam.FlatMap(rows).with_outputs(formats.FAILED, main="rows"))
+
+
+class TFRecordSink(filebasedsink.FileBasedSink):
+    """Serialized records as TFRecord shards (`formats.tfrecord_frame`: no compression library needed)."""
+
+    def __init__(self, prefix, suffix=".tfrecord"):
+        super().__init__(prefix, coder=coders.BytesCoder(), file_name_suffix=suffix,
+                         mime_type="application/octet-stream", compression_type=CompressionTypes.UNCOMPRESSED)
+
+    def write_encoded_record(self, file_handle, encoded_value):
+        file_handle.write(formats.tfrecord_frame(encoded_value))
 
 
 class Route(beam.DoFn):
@@ -109,7 +122,7 @@ def add_bulk_predict(pipeline, handler, input_pattern, output, *, input_format="
         _ = records | "Write" >> beam.io.WriteToParquet(output, schema, file_name_suffix=suffix)
     else:
         _ = (records | "Examples" >> beam.Map(formats.to_example)
-             | "Write" >> beam.io.WriteToTFRecord(output, file_name_suffix=suffix))
+             | "Write" >> beam.io.Write(TFRecordSink(output, suffix)))
     _ = (failed | "FailedRecords" >> beam.Map(lambda kv: formats.failed_record(*kv, several_files))
          | "FailedJson" >> beam.Map(formats.to_json)
          | "WriteFailed" >> beam.io.WriteToText(output + "-failed", ".jsonl"))
