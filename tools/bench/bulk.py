@@ -79,8 +79,8 @@ def run_beam(model, rows_file, batch, mode, workers, out):
 
     report = bulk_predict(model, rows_file, out, batch_size=batch, min_batch_size=batch,
                           pipeline_args=[f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"])
-    return {"rows_per_s": report.rows_per_second, "seconds": report.seconds, "answered": report.answered,
-            "failed": report.failed}
+    return {"rows_per_s": report.rows_per_second, "seconds": report.seconds,
+            "answered": report.answered, "unanswered": report.failed}
 
 
 def worker(argv):
