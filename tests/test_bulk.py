@@ -192,6 +192,21 @@ def test_calls_take_at_most_max_batch_size_rows_sorted_by_length():
     assert [[len(t) for t in call] for call in calls] == [[1, 2, 3], [5, 7, 8], [9]]
 
 
+def test_runner_defaults_and_model_updates(exports):
+    from keras_bert_suite.bulk.pipeline import default_options
+
+    options = default_options([]).get_all_options()
+    assert (options["runner"], options["direct_num_workers"], options["direct_running_mode"]) == (
+        "DirectRunner", os.cpu_count(), "multi_threading")
+    options = default_options(["--direct_running_mode=multi_processing", "--direct_num_workers", "3"])
+    assert options.get_all_options()["direct_running_mode"] == "multi_processing"
+    assert options.get_all_options()["direct_num_workers"] == 3
+    assert default_options(["--runner=FlinkRunner"]).get_all_options()["direct_running_mode"] == "in_memory"
+    handler = RawTextModelHandler("elsewhere")
+    handler.update_model_path(exports["embeddings"])
+    assert handler.spec().outputs["sentence_embedding"] == ("float32", 1)
+
+
 def test_trim_row_and_clean_error():
     row = {"num_entities": np.array(1), "entity_text": np.array([b"Ada", b""], object),
            "entity_score": np.array([0.9, 0.0], "float32"), "token_start": np.array([-1, 0, 4, -1, -1]),

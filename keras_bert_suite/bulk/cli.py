@@ -39,7 +39,7 @@ def add_bulk_arguments(parser):
     parser.add_argument("--max-batch-bytes", type=int, default=None, help="most bytes of text per call "
                         "(default: no limit)")
     parser.epilog = ("Other options go to Apache Beam as pipeline options (--runner=DataflowRunner, --project, "
-                     "--direct_num_workers, ...); without --runner: the DirectRunner with one worker process per "
+                     "--direct_num_workers, ...); without --runner: the DirectRunner with one worker thread per "
                      "core. Give them after the positional arguments.")
 
 

@@ -138,7 +138,6 @@ class RawTextModelHandler(ModelHandler):
         self._max_rows, self._max_bytes = max_batch_size, max_batch_weight
         self._model_dir = str(model_dir)
         self._signature = signature
-        self._inputs = None  # the signature's input names, read at the first load (or by `spec`)
 
     def batch_elements_kwargs(self):
         """Beam's `BatchElements` arguments. With `max_batch_weight`, batches are bounded in bytes: BatchElements
@@ -155,9 +154,13 @@ class RawTextModelHandler(ModelHandler):
 
     def spec(self):
         """The served signature's `SignatureSpec` (inputs and outputs), read from saved_model.pb alone."""
-        spec = read_signature(self._model_dir, self._signature)
-        self._inputs = spec.inputs
-        return spec
+        return read_signature(self._model_dir, self._signature)
+
+    def update_model_path(self, model_path=None):
+        """Serve the SavedModel at `model_path` from the next load on (RunInference's model updates: a side input
+        of new paths, e.g. `WatchFilePattern` on new version folders)."""
+        if model_path:
+            self._model_dir = str(model_path)
 
     def load_model(self):
         """Import tensorflow-text (its ops), load the SavedModel and return its `LoadedSignature`."""

@@ -40,7 +40,9 @@ def read_signature(model_dir, signature="serving_default"):
 
     from keras_bert_suite.export.inspect import resolve_version
 
-    path = resolve_version(model_dir) if not str(model_dir).startswith(("gs://", "s3://")) else os.fspath(model_dir)
+    path = os.fspath(model_dir)
+    if "://" not in path:  # versions are found by listing a local folder; a remote path names its version
+        path = resolve_version(path)
     proto = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(os.path.join(path, "saved_model.pb"), "rb") as f:
         proto.ParseFromString(f.read())
