@@ -80,7 +80,7 @@ def clean_error(message):
     without the row numbers of the call it came from: they count the rows of a retried part of a batch.
 
     Example:
-        >>> clean_error("Graph execution error:\\n...assertion failed: [invalid UTF-8 in input rows:] [0]\\n[[{{node x}}]]")
+        >>> clean_error("Graph execution error:\\nassertion failed: [invalid UTF-8 in input rows:] [0]\\n[[{{node}}]]")
         'invalid UTF-8 in input'
     """
     lines = [line.strip() for line in str(message).splitlines() if line.strip()] or [str(message)]

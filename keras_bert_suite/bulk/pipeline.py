@@ -2,10 +2,9 @@
 `RunInference`, written as shards; rows that cannot be answered go to their own shards. Counters (in the
 namespace `NAMESPACE`) count answered and failed rows.
 
-    files ─► ReadRows ─► Reshuffle ─► RunInference(KeyedModelHandler(RawTextModelHandler)) ─► Route
-                │                                                               │          │
-                └──── rows not readable (not JSON, no such field) ──────────────┼── failed ─► OUTPUT-failed-*.jsonl
-                                                                                └ answered ─► OUTPUT-*.{jsonl,parquet,tfrecord}
+    files -> ReadRows -> Reshuffle -> RunInference(KeyedModelHandler(RawTextModelHandler)) -> Route
+    answered rows (Route)                                           -> OUTPUT-*.{jsonl,parquet,tfrecord}
+    failed rows (Route) + rows ReadRows cannot read (not JSON, ...) -> OUTPUT-failed-*.jsonl
 
 Example:
     >>> report = bulk_predict("savedmodels/sst2", "reviews.txt", "out/labels")
