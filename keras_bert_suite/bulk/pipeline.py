@@ -165,7 +165,8 @@ def default_options(args=(), running_mode="multi_threading"):
     Threads by default: they share one TensorFlow runtime and one copy of the model (TensorFlow releases the GIL
     inside a call and spreads each call over the cores), where each process of "multi_processing" starts its own
     Python, TensorFlow and model, and sizes its own TensorFlow thread pool to every core. Measured on 2 cores,
-    MiniLM, 20,000 rows: 2 threads 0.95x a plain loop over the SavedModel, 2 processes 0.85x (docs/benchmarks.md).
+    MiniLM, 20,000 rows, two runs: 2 threads 0.95x and 1.05x a plain loop over the SavedModel, 2 processes 0.85x
+    and 0.94x (docs/benchmarks.md).
 
     Example:
         >>> default_options(["--direct_num_workers=2"]).get_all_options()["direct_running_mode"]
