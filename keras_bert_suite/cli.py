@@ -7,6 +7,8 @@
                [--max-answer-len N] [--max-context-tokens N] [--pooling MODE ...] [--no-normalize-embeddings] ...
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
     kbs serve-check SAVEDMODEL [--tf-serving VERSION]
+    kbs bulk-predict MODEL_DIR INPUT OUTPUT [--signature NAME] [--input-format F] [--text-field NAME]
+               [--field INPUT=NAME ...] [--output-format F] [--batch-size N] [BEAM PIPELINE OPTIONS ...]
 
 Every command takes `--verbose`: TensorFlow's C++ start-up lines are hidden without it (tf_logging.py).
 """
@@ -167,6 +169,12 @@ def _serve_check(args):
             print(f"    {key}: {text[:200]}{'...' if len(text) > 200 else ''}")
 
 
+def _bulk_predict(args):
+    from keras_bert_suite.bulk.cli import run_bulk_predict
+
+    return run_bulk_predict(args)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="kbs", description="keras-bert-suite command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +225,12 @@ def build_parser():
     p.add_argument("--tf-serving", metavar="VERSION", default=None,
                    help="first check the ops it uses against those TF Serving VERSION links (exit 1 when missing)")
     p.set_defaults(func=_serve_check)
+    p = sub.add_parser("bulk-predict", help="answer every row of files with a SavedModel on Apache Beam "
+                       "(the beam extra; docs/bulk.md)")
+    from keras_bert_suite.bulk.cli import add_bulk_arguments
+
+    add_bulk_arguments(p)
+    p.set_defaults(func=_bulk_predict)
     for command in sub.choices.values():
         command.add_argument("--verbose", action="store_true",
                              help="show TensorFlow's C++ log lines (hidden by default: keras_bert_suite.tf_logging)")
@@ -224,7 +238,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bulk-predict":  # only bulk-predict passes options on (to Beam)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.pipeline_args = extra
     try:
         status = args.func(args)
     except (FileNotFoundError, ValueError) as e:

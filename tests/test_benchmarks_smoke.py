@@ -23,6 +23,7 @@ RUNS = {
                    "--rounds", "1", "--steps", "1", "--chart", ""],
     "pretrain_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--max-predictions", "3",
                       "--peers", "ours-xla", "--rounds", "1", "--steps", "1", "--chart", ""],
+    "bulk": ["--rows", "40", "--shape", "tiny", "--configs", "loop,in_memory:1"],
     "latency": ["--quick"],  # ours and PyTorch, 20 requests, threads 1 and 2, one cold start each
     "serving": ["--sentences", "8", "--batch", "4", "--impls", "ours-savedmodel-no-xla,torch+rust-tokenizer",
                 "--rounds", "1", "--repeats", "1", "--chart", ""],
