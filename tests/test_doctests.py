@@ -15,6 +15,7 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 MODULES = (
     "keras_bert_suite",
+    "keras_bert_suite.backend",
     "keras_bert_suite.config",
     "keras_bert_suite.hub",
     "keras_bert_suite.tf_names",

@@ -5,9 +5,11 @@ import pytest
 import transformers
 
 import keras_bert_suite as kbs
-from helpers import batch, max_diff, torch_reference, torch_run
+from helpers import TF_ONLY, batch, max_diff, torch_reference, torch_run
 
 TOL = 1e-5
+
+pytestmark = pytest.mark.jax  # and the TensorFlow run
 
 
 def _labels(name, inputs, seed=0):
@@ -131,6 +133,7 @@ def test_tied_embeddings(tmp_path):
     assert sum(v is table for v in model.trainable_variables) == 1
 
 
+@TF_ONLY
 def test_generate_greedy_matches_transformers(tmp_path):
     import torch
 
