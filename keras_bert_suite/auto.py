@@ -8,6 +8,12 @@ tokenizer is refused by name, as a BERT vocabulary read with another tokenizer's
 Example:
     >>> AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")  # doctest: +SKIP
     BertTokenizerFast(name_or_path='google-bert/bert-base-uncased', vocab_size=30522, ...)
+    >>> import json, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "config.json"), "w") as f:
+    ...     json.dump({"model_type": "roberta"}, f)
+    >>> named_tokenizer(folder)
+    ('model_type', 'roberta')
 """
 
 import json
