@@ -20,6 +20,7 @@ MODULES = (
     "keras_bert_suite.hub",
     "keras_bert_suite.tf_names",
     "keras_bert_suite.auto",
+    "keras_bert_suite.layout",
     "keras_bert_suite.outputs",
     "keras_bert_suite.tokenizers.layer",
     "keras_bert_suite.pretraining.masking",
