@@ -28,10 +28,10 @@ def pytest_collection_modifyitems(config, items):
     import keras
 
     jax = keras.backend.backend() == "jax"
-    skip_tf = None if os.environ.get("KBS_RUN_ALL") else pytest.mark.skip(reason="a TensorFlow-backend test (the JAX run takes the tests marked jax)")
+    skip_tf = pytest.mark.skip(reason="a TensorFlow-backend test (the JAX run takes the tests marked jax)")
     skip_jax = pytest.mark.skip(reason="a JAX-backend test (run it with KERAS_BACKEND=jax python -m pytest -m jax)")
     for item in items:
-        if jax and skip_tf and item.get_closest_marker("jax") is None:
+        if jax and item.get_closest_marker("jax") is None:
             item.add_marker(skip_tf)
         elif not jax and item.get_closest_marker("jax_only") is not None:
             item.add_marker(skip_jax)
