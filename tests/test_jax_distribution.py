@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.jax, pytest.mark.jax_only]
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_steps.py")
 
 
+@pytest.mark.slow  # its own JAX process on 8 devices
 def test_data_and_model_parallel_losses_equal_single_device():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=600)

@@ -53,6 +53,7 @@ def _jax_logits(model, tokenizer, texts):
     return np.asarray(model(dict(enc)).logits)
 
 
+@pytest.mark.slow  # a TensorFlow child process per export
 def test_saved_model_from_jax_answers_as_the_jax_model(tmp_path):
     model, tokenizer = _classifier(), kbs.BertTokenizer.from_pretrained(minilm_folder())
     texts = sst2_sentences(6)
@@ -66,6 +67,7 @@ def test_saved_model_from_jax_answers_as_the_jax_model(tmp_path):
     np.testing.assert_allclose(_served_logits(second, texts), _jax_logits(model, tokenizer, texts), atol=TOL)
 
 
+@pytest.mark.slow  # a TensorFlow child process per export
 def test_kbs_export_in_a_jax_process(tmp_path):
     from keras_bert_suite.cli import main
 
@@ -79,6 +81,7 @@ def test_kbs_export_in_a_jax_process(tmp_path):
                                _jax_logits(model, tokenizer, texts), atol=TOL)
 
 
+@pytest.mark.slow  # a TensorFlow child process per export
 def test_onnx_from_jax_answers_as_the_jax_model(tmp_path):
     import onnxruntime
 

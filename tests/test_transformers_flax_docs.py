@@ -5,13 +5,12 @@ MiniLM has an encoder only: the heads start untrained, so the examples are check
 JAX arrays; the names (`FlaxBertModel is BertModel`, `AutoTokenizer`) are checked against transformers'."""
 
 import ast
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 import transformers
-from fake_hub import seed_cache
+from fake_hub import offline_examples
 from helpers import minilm_folder
 
 import keras_bert_suite as kbs
@@ -36,17 +35,7 @@ SHAPES = {
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("transformers_flax_docs", EXAMPLES_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cache = str(tmp_path_factory.mktemp("hub"))
-    for hub_id in module.HUB_IDS:
-        seed_cache(cache, hub_id, minilm_folder())
-    patch = pytest.MonkeyPatch()
-    patch.setenv("HF_HUB_OFFLINE", "1")
-    patch.setenv("HF_HUB_CACHE", cache)
-    yield module
-    patch.undo()
+    yield from offline_examples(EXAMPLES_FILE, str(tmp_path_factory.mktemp("hub")), minilm_folder())
 
 
 @pytest.mark.jax
@@ -65,10 +54,9 @@ def test_example_runs_by_hub_id(docs, name):
 
 @pytest.mark.jax
 def test_every_example_is_checked_and_every_flax_name_is_ours():
-    spec = importlib.util.spec_from_file_location("transformers_flax_docs_names", EXAMPLES_FILE)
     with open(EXAMPLES_FILE, encoding="utf-8") as f:
         names = [node.name for node in ast.parse(f.read()).body if isinstance(node, ast.FunctionDef)]
-    assert names == list(SHAPES) and spec is not None
+    assert names == list(SHAPES)
     with open(FLAX_BERT_FILE, encoding="utf-8") as f:
         tree = ast.parse(f.read())
     exported = next(node.value for node in tree.body if isinstance(node, ast.Assign)
