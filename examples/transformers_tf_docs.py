@@ -4,7 +4,7 @@ Each function is one example of `transformers/models/bert/modeling_tf_bert.py` (
 `transformers/utils/doc.py` it fills in), with the same Hub ids and code. Only the import line differs:
 
     from transformers import AutoTokenizer, TFBertModel          # transformers 4.x
-    from keras_bert_suite import BertTokenizer, TFBertModel      # here (AutoTokenizer -> BertTokenizer)
+    from keras_bert_suite import AutoTokenizer, TFBertModel      # here
 
 Where transformers' doctest prints a value of its checkpoint (`'LABEL_1'`, `'paris'`, a loss of 0.88), the
 function returns it instead: the values depend on the weights found under the id.
@@ -19,7 +19,7 @@ Run: python examples/transformers_tf_docs.py        (prints what each example co
 import tensorflow as tf
 
 from keras_bert_suite import (
-    BertTokenizer,
+    AutoTokenizer,
     TFBertForMaskedLM,
     TFBertForMultipleChoice,
     TFBertForNextSentencePrediction,
@@ -41,7 +41,7 @@ HUB_IDS = (CHECKPOINT_FOR_DOC, CHECKPOINT_FOR_TOKEN_CLASSIFICATION, CHECKPOINT_F
 
 def base_model():
     """TFBertModel (TF_BASE_MODEL_SAMPLE). Returns last_hidden_states [1, tokens, hidden]."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertModel.from_pretrained("google-bert/bert-base-uncased")
 
     inputs = tokenizer("Hello, my dog is cute", return_tensors="tf")
@@ -53,7 +53,7 @@ def base_model():
 
 def pretraining():
     """TFBertForPreTraining.call's example. Returns (prediction_logits, seq_relationship_logits)."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertForPreTraining.from_pretrained("google-bert/bert-base-uncased")
     input_ids = tokenizer("Hello, my dog is cute", add_special_tokens=True, return_tensors="tf")
     # Batch size 1
@@ -66,7 +66,7 @@ def pretraining():
 def masked_lm():
     """TFBertForMaskedLM (TF_MASKED_LM_SAMPLE). Returns (the predicted word, the loss); bert-base-uncased gives
     ('paris', 0.88)."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertForMaskedLM.from_pretrained("google-bert/bert-base-uncased")
 
     inputs = tokenizer("The capital of France is [MASK].", return_tensors="tf")
@@ -89,7 +89,7 @@ def masked_lm():
 
 def causal_lm():
     """TFBertLMHeadModel (TF_CAUSAL_LM_SAMPLE). Returns logits [1, tokens, vocab]."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertLMHeadModel.from_pretrained("google-bert/bert-base-uncased")
 
     inputs = tokenizer("Hello, my dog is cute", return_tensors="tf")
@@ -101,7 +101,7 @@ def causal_lm():
 def next_sentence_prediction():
     """TFBertForNextSentencePrediction.call's example. Returns logits [1, 2]; with bert-base-uncased
     logits[0][0] < logits[0][1] (the next sentence was random)."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertForNextSentencePrediction.from_pretrained("google-bert/bert-base-uncased")
 
     prompt = "In Italy, pizza served in formal settings, such as at a restaurant, is presented unsliced."
@@ -115,7 +115,7 @@ def next_sentence_prediction():
 def sequence_classification():
     """TFBertForSequenceClassification (TF_SEQUENCE_CLASSIFICATION_SAMPLE). Returns (the predicted label, the
     loss); ydshieh/bert-base-uncased-yelp-polarity gives ('LABEL_1', 0.01)."""
-    tokenizer = BertTokenizer.from_pretrained("ydshieh/bert-base-uncased-yelp-polarity")
+    tokenizer = AutoTokenizer.from_pretrained("ydshieh/bert-base-uncased-yelp-polarity")
     model = TFBertForSequenceClassification.from_pretrained("ydshieh/bert-base-uncased-yelp-polarity")
 
     inputs = tokenizer("Hello, my dog is cute", return_tensors="tf")
@@ -138,7 +138,7 @@ def sequence_classification():
 
 def multiple_choice():
     """TFBertForMultipleChoice (TF_MULTIPLE_CHOICE_SAMPLE). Returns logits [1, 2]."""
-    tokenizer = BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
+    tokenizer = AutoTokenizer.from_pretrained("google-bert/bert-base-uncased")
     model = TFBertForMultipleChoice.from_pretrained("google-bert/bert-base-uncased")
 
     prompt = "In Italy, pizza served in formal settings, such as at a restaurant, is presented unsliced."
@@ -157,7 +157,7 @@ def multiple_choice():
 def token_classification():
     """TFBertForTokenClassification (TF_TOKEN_CLASSIFICATION_SAMPLE). Returns (the predicted class of each
     token, the loss); dbmdz/bert-large-cased-finetuned-conll03-english gives ['O', 'I-ORG', ..., 'I-LOC'], 0.01."""
-    tokenizer = BertTokenizer.from_pretrained("dbmdz/bert-large-cased-finetuned-conll03-english")
+    tokenizer = AutoTokenizer.from_pretrained("dbmdz/bert-large-cased-finetuned-conll03-english")
     model = TFBertForTokenClassification.from_pretrained("dbmdz/bert-large-cased-finetuned-conll03-english")
 
     inputs = tokenizer(
@@ -180,7 +180,7 @@ def token_classification():
 def question_answering():
     """TFBertForQuestionAnswering (TF_QUESTION_ANSWERING_SAMPLE). Returns (the answer, the loss);
     ydshieh/bert-base-cased-squad2 gives ('a nice puppet', 7.41)."""
-    tokenizer = BertTokenizer.from_pretrained("ydshieh/bert-base-cased-squad2")
+    tokenizer = AutoTokenizer.from_pretrained("ydshieh/bert-base-cased-squad2")
     model = TFBertForQuestionAnswering.from_pretrained("ydshieh/bert-base-cased-squad2")
 
     question, text = "Who was Jim Henson?", "Jim Henson was a nice puppet"

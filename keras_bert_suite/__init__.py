@@ -21,6 +21,10 @@ from keras_bert_suite.tf_logging import quiet_if_asked  # noqa: E402
 
 quiet_if_asked()  # the `kbs` command and the examples hide TensorFlow's C++ start-up lines
 
+from keras_bert_suite.backend import check_backend  # noqa: E402
+
+check_backend()  # TensorFlow or JAX; any other Keras backend fails here, naming these two
+
 from keras_bert_suite.config import BertConfig  # noqa: E402
 from keras_bert_suite.models import (  # noqa: E402
     BertForMaskedLM,

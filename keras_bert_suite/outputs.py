@@ -15,6 +15,7 @@ Example:
     (True, ['last_hidden_state', 'pooler_output'])
 """
 
+import keras
 import optree
 
 
@@ -35,12 +36,7 @@ class ModelOutput(dict):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        optree.register_pytree_node(
-            cls,
-            lambda out: (tuple(out[k] for k in sorted(out)), tuple(sorted(out)), tuple(sorted(out))),
-            lambda keys, children: cls(**dict(zip(keys, children))),
-            namespace="keras",
-        )
+        _register_tree_node(cls)
 
     def __init__(self, *args, **kwargs):
         data = dict(*args, **kwargs)
@@ -73,6 +69,27 @@ class ModelOutput(dict):
 
     def __reduce__(self):
         return (type(self), (dict(self),))
+
+
+def _register_tree_node(cls):
+    """Make `cls` a tree node for Keras (optree, namespace "keras") and, under the JAX backend, for JAX
+    (`jax.tree_util`), so `fit`, `predict`, `tf.function`, `jax.jit` and `jax.grad` can return it. Children are
+    the present fields in sorted key order (as Keras orders plain dicts); the keys are the node's aux data."""
+    optree.register_pytree_node(
+        cls,
+        lambda out: (tuple(out[k] for k in sorted(out)), tuple(sorted(out)), tuple(sorted(out))),
+        lambda keys, children: cls(**dict(zip(keys, children))),
+        namespace="keras",
+    )
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.tree_util.register_pytree_with_keys(
+            cls,
+            lambda out: (tuple((jax.tree_util.DictKey(k), out[k]) for k in sorted(out)), tuple(sorted(out))),
+            lambda keys, children: cls(**dict(zip(keys, children))),
+            flatten_func=lambda out: (tuple(out[k] for k in sorted(out)), tuple(sorted(out))),
+        )
 
 
 #: what each field holds (shapes); `_output` writes the `Args:` of every output class from it.

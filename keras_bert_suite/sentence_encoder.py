@@ -22,6 +22,7 @@ Example:
 import logging
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -111,6 +112,12 @@ class SentenceTransformer:
         from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
 
         del device  # TensorFlow places the ops
+        if jit_compile and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                f"SentenceTransformer(jit_compile=True) XLA-compiles a tf.function, which runs the model on the "
+                f"TensorFlow backend only; Keras runs on {keras.backend.backend()!r} here: leave jit_compile off "
+                f"(the model then runs eagerly), or set KERAS_BACKEND=tensorflow"
+            )
         hub = dict(revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only)
         spec = _local_folders(model_name_or_path, hub)
         self.folder = spec.folder
@@ -135,17 +142,24 @@ class SentenceTransformer:
             max_seq_length = min(python.model_max_length, self.model.config.max_position_embeddings)
         self.max_seq_length = max_seq_length
 
-        @tf.function(input_signature=[_IDS, _IDS, _IDS], jit_compile=self.jit_compile)
-        def forward(input_ids, attention_mask, token_type_ids):
-            out = self.model({"input_ids": input_ids, "attention_mask": attention_mask,
-                              "token_type_ids": token_type_ids}, training=False)
-            tokens = out["last_hidden_state"]
+        def pool(tokens, attention_mask):
             sentence = pool_tokens(tokens, attention_mask, self.pooling_modes)
             if self.normalize:
                 sentence = tf.math.l2_normalize(sentence, axis=-1)
             return tokens, sentence
 
-        self._forward = forward
+        @tf.function(input_signature=[_IDS, _IDS, _IDS], jit_compile=self.jit_compile)
+        def forward(input_ids, attention_mask, token_type_ids):
+            out = self.model({"input_ids": input_ids, "attention_mask": attention_mask,
+                              "token_type_ids": token_type_ids}, training=False)
+            return pool(out["last_hidden_state"], attention_mask)
+
+        def forward_eagerly(input_ids, attention_mask, token_type_ids):  # JAX: the model eagerly, pooling in TF
+            out = self.model({"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy(),
+                              "token_type_ids": token_type_ids.numpy()}, training=False)
+            return pool(tf.constant(np.asarray(out["last_hidden_state"])), attention_mask)
+
+        self._forward = forward if keras.backend.backend() == "tensorflow" else forward_eagerly
 
     # ----- settings -----
     @property

@@ -1,4 +1,5 @@
-"""transformers 4.x TensorFlow names (`modeling_tf_bert.py`, `modeling_tf_outputs.py`) for our classes.
+"""transformers 4.x TensorFlow names (`modeling_tf_bert.py`, `modeling_tf_outputs.py`) and Flax model names
+(`modeling_flax_bert.py`, `FLAX_NAMES`) for our classes, and `AutoTokenizer` (BERT tokenizers only, `auto.py`).
 
 Code written for transformers' TensorFlow BERT changes its import line and little else:
 
@@ -50,12 +51,28 @@ TF_NAMES = {
     "TFQuestionAnsweringModelOutput": "keras_bert_suite.outputs:QuestionAnsweringModelOutput",
 }
 
+# transformers 4.x Flax names (`modeling_flax_bert.__all__`): the same classes, run on Keras's JAX backend
+FLAX_NAMES = {
+    "FlaxBertPreTrainedModel": "keras_bert_suite.models:BertPreTrainedModel",
+    "FlaxBertModel": "keras_bert_suite.models:BertModel",
+    "FlaxBertForPreTraining": "keras_bert_suite.models:BertForPreTraining",
+    "FlaxBertForCausalLM": "keras_bert_suite.models:BertLMHeadModel",
+    "FlaxBertForMaskedLM": "keras_bert_suite.models:BertForMaskedLM",
+    "FlaxBertForNextSentencePrediction": "keras_bert_suite.models:BertForNextSentencePrediction",
+    "FlaxBertForSequenceClassification": "keras_bert_suite.models:BertForSequenceClassification",
+    "FlaxBertForMultipleChoice": "keras_bert_suite.models:BertForMultipleChoice",
+    "FlaxBertForTokenClassification": "keras_bert_suite.models:BertForTokenClassification",
+    "FlaxBertForQuestionAnswering": "keras_bert_suite.models:BertForQuestionAnswering",
+}
+
 # names importable from `keras_bert_suite` that load their module on first use
 LAZY_NAMES = {
     "BertTokenizer": "keras_bert_suite.tokenizers.python:BertTokenizer",
     "BertTokenizerFast": "keras_bert_suite.tokenizers.fast:BertTokenizerFast",
     "TFBertTokenizer": "keras_bert_suite.tokenizers.layer:TFBertTokenizer",
+    "AutoTokenizer": "keras_bert_suite.auto:AutoTokenizer",
     **TF_NAMES,
+    **FLAX_NAMES,
 }
 
 

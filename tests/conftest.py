@@ -1,5 +1,9 @@
-"""Test environment and fixtures: offline Hugging Face, the TensorFlow backend, hypothesis profiles, the real
-MiniLM folder. Helpers (tiny configs, batches, the PyTorch reference, the harness) live in helpers.py."""
+"""Test environment and fixtures: offline Hugging Face, the Keras backend (TensorFlow unless KERAS_BACKEND says
+jax), hypothesis profiles, the real MiniLM folder. Helpers (tiny configs, batches, the PyTorch reference, the
+harness) live in helpers.py.
+
+Two runs cover both backends: `python -m pytest` (TensorFlow: every test but those marked `jax_only`) and
+`KERAS_BACKEND=jax python -m pytest -m jax` (the tests marked `jax`; under JAX any other test is skipped)."""
 
 import os
 
@@ -18,6 +22,19 @@ from helpers import TinyExports, minilm_folder  # noqa: E402
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    import keras
+
+    jax = keras.backend.backend() == "jax"
+    skip_tf = pytest.mark.skip(reason="a TensorFlow-backend test (the JAX run takes the tests marked jax)")
+    skip_jax = pytest.mark.skip(reason="a JAX-backend test (run it with KERAS_BACKEND=jax python -m pytest -m jax)")
+    for item in items:
+        if jax and item.get_closest_marker("jax") is None:
+            item.add_marker(skip_tf)
+        elif not jax and item.get_closest_marker("jax_only") is not None:
+            item.add_marker(skip_jax)
 
 
 @pytest.fixture(scope="session")

@@ -131,3 +131,24 @@ class FakeHub:
         handler.end_headers()
         if body:
             handler.wfile.write(data)
+
+
+def offline_examples(examples_file, cache_dir, folder):
+    """Import an examples file (one that lists its Hub ids in `HUB_IDS`) with every id seeded in `cache_dir` from
+    `folder`, for offline runs; yields the module with HF_HUB_OFFLINE=1 and HF_HUB_CACHE=cache_dir set (a pytest
+    fixture's body: `yield from offline_examples(...)`)."""
+    import importlib.util
+
+    import pytest
+
+    name = os.path.splitext(os.path.basename(examples_file))[0]
+    spec = importlib.util.spec_from_file_location(name, examples_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for hub_id in module.HUB_IDS:
+        seed_cache(cache_dir, hub_id, folder)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HF_HUB_OFFLINE", "1")
+    patch.setenv("HF_HUB_CACHE", cache_dir)
+    yield module
+    patch.undo()

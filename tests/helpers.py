@@ -22,6 +22,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -31,6 +32,9 @@ TINY = dict(
 )
 
 PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
+
+#: marks a test of TensorFlow-only machinery (tf.function, GradientTape) in a module that also runs under JAX.
+TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow-only machinery")
 
 
 def minilm_folder():

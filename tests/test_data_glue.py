@@ -13,6 +13,7 @@ def toks():
     return tokenizers()
 
 
+@pytest.mark.jax  # the data pipelines run unchanged under JAX
 def test_sst2_ids_and_labels_match_python_tokenizer(toks, tmp_path):
     python, graph = toks
     path = tmp_path / "dev.tsv"

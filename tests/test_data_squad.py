@@ -105,6 +105,7 @@ def test_unanswerable_points_at_cls(toks):
     assert [(x["start_positions"], x["end_positions"]) for x in f] == [(0, 0), (4, 4)]
 
 
+@pytest.mark.jax  # a JAX model answers through the same pipeline
 def test_predict_answers_runs_a_model(toks, dev):
     python, graph = toks
     model = kbs.BertForQuestionAnswering(kbs.BertConfig(

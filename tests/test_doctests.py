@@ -15,9 +15,12 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 MODULES = (
     "keras_bert_suite",
+    "keras_bert_suite.backend",
     "keras_bert_suite.config",
     "keras_bert_suite.hub",
     "keras_bert_suite.tf_names",
+    "keras_bert_suite.auto",
+    "keras_bert_suite.layout",
     "keras_bert_suite.outputs",
     "keras_bert_suite.tokenizers.layer",
     "keras_bert_suite.pretraining.masking",

@@ -5,9 +5,11 @@ import pytest
 import transformers
 
 import keras_bert_suite as kbs
-from helpers import batch, max_diff, torch_reference, torch_run
+from helpers import TF_ONLY, batch, max_diff, torch_reference, torch_run
 
 TOL = 1e-5
+
+pytestmark = pytest.mark.jax  # and the TensorFlow run
 
 
 def _labels(name, inputs, seed=0):
@@ -132,6 +134,7 @@ def test_tied_embeddings(tmp_path):
 
 
 def test_generate_greedy_matches_transformers(tmp_path):
+    """Greedy decoding: transformers' tokens (a tf.while_loop on TensorFlow, an eager loop on JAX)."""
     import torch
 
     ref = torch_reference("BertLMHeadModel", tmp_path, is_decoder=True)
@@ -141,9 +144,16 @@ def test_generate_greedy_matches_transformers(tmp_path):
         want = ref.generate(torch.tensor(prompt), max_new_tokens=6, do_sample=False, pad_token_id=0,
                             attention_mask=torch.ones(2, 3, dtype=torch.long)).numpy()
     got = model.generate(prompt, max_new_tokens=6)
-    np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
+@TF_ONLY
+def test_generate_samples_in_a_tf_function(tmp_path):
     import tensorflow as tf
 
+    torch_reference("BertLMHeadModel", tmp_path, is_decoder=True)
+    model = kbs.BertLMHeadModel.from_pretrained(tmp_path)
+    prompt = np.array([[5, 17, 42], [8, 9, 10]], "int64")
     graph = tf.function(lambda ids: model.generate(ids, max_new_tokens=6, do_sample=True, top_k=5, seed=(1, 2)))
     sampled = graph(tf.constant(prompt))
     assert sampled.shape == (2, 9)

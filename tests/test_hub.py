@@ -73,6 +73,7 @@ def test_local_paths_are_returned_unchanged(tiny_repo):
     assert resolve_pretrained(os.path.join(folder, "vocab.txt"), kind="tokenizer").endswith("vocab.txt")
 
 
+@pytest.mark.jax  # Hub ids under both backends
 def test_every_class_and_tokenizer_loads_by_id_from_the_cache(offline_cache, tiny_repo):
     folder = str(tiny_repo)
     assert kbs.BertConfig.from_pretrained("org/tiny") == kbs.BertConfig.from_pretrained(folder)

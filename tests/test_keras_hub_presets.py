@@ -77,6 +77,7 @@ def folders(tmp_path_factory):
     return hf, _keras_hub_preset(hf, root / "preset")
 
 
+@pytest.mark.jax  # from_pretrained of a KerasHub preset under both backends
 def test_keras_hub_preset_loads_like_its_hugging_face_folder(folders):
     hf, preset = folders
     assert detect_format(preset) == "keras_hub"

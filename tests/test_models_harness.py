@@ -7,7 +7,10 @@ import pytest
 from helpers import TINY, batch, run_model_saving_test, run_precision_test, run_serialization_test
 
 import keras_bert_suite as kbs
+
 from keras_bert_suite.export.saved_model import with_compute_dtype
+
+pytestmark = pytest.mark.jax  # and the TensorFlow run
 
 MODEL_CLASSES = (
     kbs.BertModel, kbs.BertForPreTraining, kbs.BertForMaskedLM, kbs.BertForNextSentencePrediction,

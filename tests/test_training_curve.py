@@ -44,6 +44,7 @@ class _StepLosses:
 
 
 @pytest.mark.slow
+@pytest.mark.jax
 def test_fit_loss_curve_equals_pytorch(minilm, tmp_path):
     import keras
     import torch

@@ -4,13 +4,12 @@ from a pre-seeded cache that holds the MiniLM checkpoint under each id, offline.
 MiniLM has an encoder only: the heads start untrained, so the values transformers' doctests print ('paris',
 'LABEL_1', a loss of 0.88) are checked loosely: shapes, label names, finite losses."""
 
-import importlib.util
 import math
 import os
 
 import numpy as np
 import pytest
-from fake_hub import seed_cache
+from fake_hub import offline_examples
 from helpers import minilm_folder
 
 EXAMPLES_FILE = os.path.join(os.path.dirname(__file__), "..", "examples", "transformers_tf_docs.py")
@@ -19,17 +18,7 @@ HIDDEN, VOCAB = 384, 30522  # MiniLM
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("transformers_tf_docs", EXAMPLES_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cache = str(tmp_path_factory.mktemp("hub"))
-    for hub_id in module.HUB_IDS:
-        seed_cache(cache, hub_id, minilm_folder())
-    patch = pytest.MonkeyPatch()
-    patch.setenv("HF_HUB_OFFLINE", "1")
-    patch.setenv("HF_HUB_CACHE", cache)
-    yield module
-    patch.undo()
+    yield from offline_examples(EXAMPLES_FILE, str(tmp_path_factory.mktemp("hub")), minilm_folder())
 
 
 def _finite(loss):

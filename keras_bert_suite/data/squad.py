@@ -17,6 +17,8 @@ Example:
     >>> predict_answers(model, tokenizer, cols)          # ["Denver Broncos", ...]
 """
 
+import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.data import bucketing
@@ -109,9 +111,15 @@ def predict_answers(model, tokenizer, examples, *, max_length=384, doc_stride=12
     make_windows = windows(tok, max_length, doc_stride, max_question_tokens, pad_to_multiple_of)
 
     @tf.function(reduce_retracing=True)
-    def run(inputs):
+    def run_in_graph(inputs):
         out = model(inputs, training=False)
         return out["start_logits"], out["end_logits"]
+
+    def run(inputs):
+        if keras.backend.backend() == "tensorflow":
+            return run_in_graph(inputs)
+        out = model({k: v.numpy() for k, v in inputs.items()}, training=False)  # JAX: eager, arrays back to TF
+        return tf.constant(np.asarray(out["start_logits"])), tf.constant(np.asarray(out["end_logits"]))
 
     @tf.function(reduce_retracing=True)
     def decode(start_logits, end_logits, feats, contexts):

@@ -22,6 +22,7 @@ Example:
 
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -141,7 +142,16 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
         quantize: None (float32 weights) or "dynamic_int8" (the converter's dynamic-range quantization: int8
             weights, float activations; docs/litert.md states the measured tolerance).
         normalize_embeddings: L2-normalize sentence embeddings (feature_extraction).
+
+    Under the JAX backend a TensorFlow-backend child process rebuilds the model from its weights and converts it
+    (`export/on_tensorflow.py`).
     """
+    if keras.backend.backend() != "tensorflow":
+        from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
+
+        return export_on_tensorflow(export_litert, model, tokenizer, path, task=task, max_length=max_length,
+                                    pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
+                                    normalize_embeddings=normalize_embeddings)
     data = convert_litert(model, tokenizer, task=task, max_length=max_length,
                           pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
                           normalize_embeddings=normalize_embeddings)

@@ -18,6 +18,7 @@ Example:
 
 import os
 
+import keras
 import tensorflow as tf
 
 from keras_bert_suite.io import atomic_path
@@ -70,8 +71,14 @@ def _quantize_int8(source, target):
 def export_onnx(model, path, opset=17, quantize=None):
     """Write `model` as an ONNX file at `path` (atomically) and return the path.
 
-    `quantize`: None (float32) or "int8" (dynamic quantization of the matrix products, see above).
+    `quantize`: None (float32) or "int8" (dynamic quantization of the matrix products, see above). Under the JAX
+    backend a TensorFlow-backend child process rebuilds the model from its weights and converts it
+    (`export/on_tensorflow.py`).
     """
+    if keras.backend.backend() != "tensorflow":
+        from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
+
+        return export_on_tensorflow(export_onnx, model, None, path, opset=opset, quantize=quantize)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"unknown quantize={quantize!r}; choose one of {QUANTIZATIONS}")
     try:

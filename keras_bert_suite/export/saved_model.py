@@ -128,11 +128,19 @@ def export_saved_model(model, tokenizer=None, export_dir="savedmodels/model", *,
             and the tolerance in docs/benchmarks.md).
         warmup: write `assets.extra/tf_serving_warmup_requests` (True, the default): one request per signature
             and chunk shape, which TF Serving replays at load so that XLA compiles before traffic (warmup.py).
+        Under the JAX backend the model is rebuilt from its weights and exported by a TensorFlow-backend child
+        process (`export/on_tensorflow.py`): the same SavedModel.
         **options: fields of `ExportOptions`, the pipelines' options under the pipeline's names and defaults
             (top_k, function_to_apply, aggregation_strategy, align_to_words, handle_impossible_answer, max_seq_len,
             doc_stride, max_question_len, max_answer_len) and ours (max_context_tokens, pad_to_multiple_of,
             normalize_embeddings, pooling, ...); savedmodels/README.md lists them.
     """
+    if keras.backend.backend() != "tensorflow":  # JAX: rebuilt and exported by a TensorFlow child process
+        from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
+
+        return export_on_tensorflow(
+            export_saved_model, model, tokenizer, export_dir, task=task, max_length=max_length, version=version,
+            jit_compile=jit_compile, compute_dtype=compute_dtype, quantize=quantize, warmup=warmup, **options)
     if hasattr(model, "export_arguments"):  # a SentenceTransformer
         model, tokenizer, max_length, options = model.export_arguments(tokenizer, max_length, options)
     if tokenizer is None:

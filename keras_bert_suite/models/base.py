@@ -36,8 +36,21 @@ MODEL_INPUTS = (
 )
 
 
+def _is_text(value):
+    """True for a string, a (nested) list of strings, or an array or tensor of strings/bytes/objects."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    if isinstance(value, (str, bytes)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and (getattr(dtype, "name", None) == "string" or getattr(dtype, "kind", None) in ("O", "S", "U"))
+
+
 def _scale_for_replicas(loss):
-    """Divide by the replicas in sync, as Keras does for compiled losses, so summed gradients are a mean."""
+    """Divide by the replicas in sync, as Keras does for compiled losses, so summed gradients are a mean (a
+    `tf.distribute` strategy; JAX's `keras.distribution` averages the sharded batch itself)."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
     import tensorflow as tf
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -83,14 +96,28 @@ class BertPreTrainedModel(keras.Model):
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected inputs {unknown}; it accepts {sorted(allowed)}")
+        self._refuse_text(args)
         args.pop("return_dict", None)
         return args
+
+    def _refuse_text(self, inputs):
+        """Raise a `TypeError` saying how to tokenize when any value of the dict `inputs` holds strings."""
+        text = sorted(name for name, value in inputs.items() if _is_text(value))
+        if text:
+            raise TypeError(
+                f"{type(self).__name__} takes token ids, not text: {text} hold strings. Tokenize first, e.g. "
+                f"BertTokenizer.from_pretrained(path)(texts, padding=True, return_tensors='np'), or "
+                f"TFBertTokenizer.from_pretrained(path)(texts)"
+            )
 
     def __call__(self, *args, **kwargs):
         # A tokenizer's BatchEncoding (a dict subclass) is passed on as a plain dict: Keras takes only plain
         # containers positionally, and `model(tokenizer(text, return_tensors="tf"))` is transformers' idiom.
         if args and isinstance(args[0], dict) and type(args[0]) is not dict:
             args = (dict(args[0]),) + args[1:]
+        if args:  # before Keras, which refuses strings positionally without saying what to do
+            self._refuse_text(args[0] if isinstance(args[0], dict) else {"input_ids": args[0]})
+        self._refuse_text(kwargs)
         return super().__call__(*args, **kwargs)
 
     def call(self, inputs=None, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,

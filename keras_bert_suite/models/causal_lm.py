@@ -2,7 +2,8 @@
 
 `labels` [batch, length] give the shifted next-token loss (position t predicts token t + 1; -100 ignored).
 `generate` decodes greedily or by top-k sampling inside a `tf.while_loop`, reusing the cache, so it runs in a
-`tf.function` and in a SavedModel.
+`tf.function` and in a SavedModel. Under the JAX backend it runs the same steps as an eager Python loop
+(`_generate_eagerly`: greedy decoding gives the same tokens; samples come from `keras.random`, not TensorFlow's).
 
 Example:
     >>> from keras_bert_suite import BertConfig
@@ -78,6 +79,9 @@ class BertLMHeadModel(_WithLMHead):
         """
         if not self.config.is_decoder:
             raise ValueError("generate needs a decoder: build BertLMHeadModel with is_decoder=True")
+        if keras.backend.backend() != "tensorflow":
+            return self._generate_eagerly(input_ids, attention_mask, max_new_tokens, do_sample, top_k, temperature,
+                                          seed, eos_token_id, pad_token_id)
         input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
         batch = tf.shape(input_ids)[0]
         if attention_mask is None:
@@ -125,3 +129,38 @@ class BertLMHeadModel(_WithLMHead):
         )
         new_tokens = tf.transpose(generated.stack())
         return tf.concat([input_ids, new_tokens], axis=1)
+
+    def _generate_eagerly(self, input_ids, attention_mask, max_new_tokens, do_sample, top_k, temperature, seed,
+                          eos_token_id, pad_token_id):
+        """`generate` as a Python loop of eager calls with `keras.ops` (the JAX backend); same arguments."""
+        ops = keras.ops
+        input_ids = ops.cast(ops.convert_to_tensor(input_ids), "int32")
+        mask = ops.ones_like(input_ids) if attention_mask is None else ops.cast(attention_mask, "int32")
+        pad = self.config.pad_token_id if pad_token_id is None else pad_token_id
+        pad = 0 if pad is None else pad
+        rows = ops.shape(input_ids)[0]
+        seeds = keras.random.SeedGenerator(int(seed[0]) * 1_000_003 + int(seed[1]))
+
+        def pick(logits):
+            logits = ops.cast(logits, "float32")
+            if not do_sample:
+                return ops.cast(ops.argmax(logits, axis=-1), "int32")
+            values, indices = ops.top_k(logits / temperature, k=min(top_k, self.config.vocab_size))
+            choice = keras.random.categorical(values, 1, seed=seeds, dtype="int32")
+            return ops.take_along_axis(indices, choice, axis=1)[:, 0]
+
+        out = self({"input_ids": input_ids, "attention_mask": mask}, use_cache=True)
+        done = ops.zeros((rows,), "bool")
+        tokens = []
+        for step in range(max_new_tokens):
+            token = ops.where(done, pad, pick(out.logits[:, -1]))
+            tokens.append(token)
+            if eos_token_id is not None:
+                done = ops.logical_or(done, ops.equal(token, eos_token_id))
+            if step + 1 < max_new_tokens:
+                mask = ops.concatenate([mask, ops.ones((rows, 1), "int32")], axis=1)
+                out = self({"input_ids": token[:, None], "attention_mask": mask,
+                            "past_key_values": out.past_key_values}, use_cache=True)
+        if not tokens:
+            return input_ids
+        return ops.concatenate([input_ids, ops.stack(tokens, axis=1)], axis=1)

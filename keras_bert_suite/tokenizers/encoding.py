@@ -4,7 +4,7 @@ Shared by `BertTokenizer` and `BertTokenizerFast`: both turn texts into token id
 this module applies the reference (transformers' Python tokenizer) rules: padding strategies (`longest`,
 `max_length`, `pad_to_multiple_of`, left/right), truncation strategies (`longest_first`, `only_first`,
 `only_second`, `stride` with `return_overflowing_tokens`), `[CLS] a [SEP] b [SEP]` packing, token type ids,
-special-tokens masks, offsets ((0, 0) for special and padding tokens), tensors ("np", "tf").
+special-tokens masks, offsets ((0, 0) for special and padding tokens), tensors ("np", "tf", "jax").
 
 Shapes: lists of ints per example; with `return_tensors`, arrays [batch, length] (offsets [batch, length, 2]).
 
@@ -32,6 +32,9 @@ DO_NOT_PAD = "do_not_pad"
 
 _LARGE_INTEGER = int(1e20)
 
+#: the values of `return_tensors` besides None (lists).
+TENSOR_TYPES = ("np", "tf", "jax")
+
 
 class BatchEncoding(dict):
     """A dict of model inputs with attribute access (`enc.input_ids`) and optional tensor conversion."""
@@ -48,9 +51,10 @@ class BatchEncoding(dict):
             raise AttributeError(name) from None
 
     def convert_to_tensors(self, tensor_type, prepend_batch_axis=False):
-        """Turn every value into an array ("np") or a tensor ("tf") in place."""
-        if tensor_type not in ("np", "tf"):
-            raise ValueError(f"return_tensors must be 'np' or 'tf', got {tensor_type!r}")
+        """Turn every value into a numpy array ("np"), a `tf.Tensor` ("tf") or a JAX array ("jax": int32 unless
+        JAX runs with x64 enabled) in place."""
+        if tensor_type not in TENSOR_TYPES:
+            raise ValueError(f"return_tensors must be one of {TENSOR_TYPES}, got {tensor_type!r}")
         for key, value in list(self.items()):
             if prepend_batch_axis:
                 value = [value]
@@ -69,6 +73,10 @@ class BatchEncoding(dict):
                 import tensorflow as tf
 
                 array = tf.constant(array)
+            elif tensor_type == "jax":
+                import jax.numpy as jnp
+
+                array = jnp.asarray(array)
             self[key] = array
         return self
 

@@ -12,6 +12,11 @@ truncation (True/"longest_first", "only_first", "only_second", False), truncatio
 A row that the truncation strategy cannot shorten (as in the reference, e.g. "only_second" with a too short
 second text) is cut at the padded length.
 
+Under the JAX backend (where Keras layers take only backend tensors) the layer runs its TensorFlow graph itself:
+called eagerly on Python strings, lists, numpy or tf.string tensors it returns JAX arrays (int32), as KerasHub's
+preprocessing layers do; inside `tf.data.Dataset.map` or a `tf.function` it returns tf.Tensors, so the pipelines
+that feed `fit` are the same on both backends.
+
 Errors: invalid UTF-8 raises tf.errors.InvalidArgumentError; empty strings give [CLS] [SEP]; NUL and control
 characters are deleted as in the reference; strings of megabytes work.
 
@@ -291,6 +296,16 @@ class TFBertTokenizer(keras.layers.Layer):
         return self._graph_tokenizer
 
     # ------------------------------------------------------------------ call
+    def __call__(self, *args, **kwargs):
+        if keras.backend.backend() == "tensorflow":
+            return super().__call__(*args, **kwargs)
+        # Other backends: Keras would refuse strings; the string ops are TensorFlow's whatever the backend.
+        kwargs.pop("training", None)
+        out = self.call(*args, **kwargs)
+        if not tf.executing_eagerly():  # tf.data or a tf.function: the tensors stay in the graph
+            return out
+        return {name: keras.ops.convert_to_tensor(tensor.numpy()) for name, tensor in out.items()}
+
     @staticmethod
     def _flatten(texts):
         texts = tf.convert_to_tensor(texts)

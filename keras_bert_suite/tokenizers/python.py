@@ -415,15 +415,16 @@ class BertTokenizer:
             padding: True / "longest", "max_length" (to `max_length`, else model_max_length), False.
             max_length, pad_to_multiple_of, padding_side: as in `__call__`.
             return_attention_mask: add `attention_mask` (default True).
-            return_tensors: None (lists), "np" or "tf" (arrays [batch, length]); anything else is a ValueError.
+            return_tensors: None (lists), "np", "tf" or "jax" (arrays [batch, length]); anything else is a
+                ValueError.
 
         Example:
             >>> tok.pad([{"input_ids": [101, 102]}, {"input_ids": [101, 7592, 102]}], return_tensors="np").input_ids
             array([[ 101,  102,    0],
                    [ 101, 7592,  102]])
         """
-        if return_tensors not in (None, "np", "tf"):
-            raise ValueError(f"return_tensors must be None, 'np' or 'tf', got {return_tensors!r}")
+        if return_tensors is not None and return_tensors not in enc.TENSOR_TYPES:
+            raise ValueError(f"return_tensors must be None or one of {enc.TENSOR_TYPES}, got {return_tensors!r}")
         items, batched = enc.split_examples(encoded_inputs)
         padding_strategy, _, max_length = enc.resolve_strategies(
             padding, False, max_length, pad_to_multiple_of, self.model_max_length, self.pad_token_id
