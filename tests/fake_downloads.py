@@ -9,10 +9,10 @@ tensorflow-datasets' `glue/sst2` builder reads it, made from real SST-2 rows.
 import http.server
 import os
 import socket
-import threading
 import zipfile
 
 from data_helpers import head_lines, shared
+from loopback import LoopbackServer
 
 
 def sst2_zip(path, train_rows, dev_rows):
@@ -29,7 +29,7 @@ def sst2_zip(path, train_rows, dev_rows):
     return path
 
 
-class FileServer:
+class FileServer(LoopbackServer):
     """Serves the files of `folder` on 127.0.0.1 (a free port) while the `with` block runs; 404 for others."""
 
     def __init__(self, folder):
@@ -48,19 +48,7 @@ class FileServer:
                 server.requests.append((self.command, self.path))
                 return super().send_head()
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
 
 
 def closed_url(path="/SST-2.zip"):

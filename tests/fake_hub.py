@@ -16,8 +16,9 @@ import hashlib
 import http.server
 import json
 import os
-import threading
 import urllib.parse
+
+from loopback import LoopbackServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -45,7 +46,7 @@ def seed_cache(cache_dir, repo_id, folder, commit=COMMIT, revision="main"):
     return snapshot
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """A loopback HTTP server standing in for https://huggingface.co; `repos` maps repo ids to local folders."""
 
     def __init__(self, repos, gated=(), gated_downloads=(), commit=COMMIT):
@@ -66,19 +67,7 @@ class FakeHub:
             def do_GET(self):
                 hub._answer(self, body=True)
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
 
     def downloaded(self):
         """The file paths fetched with GET (repo, path) in order."""
