@@ -13,18 +13,14 @@ import pytest
 
 beam = pytest.importorskip("apache_beam")
 
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference  # noqa: E402
 from apache_beam.testing.util import assert_that  # noqa: E402
 
-import keras_bert_suite as kbs  # noqa: E402
-from helpers import SHARED_DATA, minilm_folder, sst2_sentences  # noqa: E402
+from helpers import SHARED_DATA, sst2_sentences  # noqa: E402
 from keras_bert_suite.bulk import RawTextModelHandler, is_failed  # noqa: E402
 from keras_bert_suite.bulk.handler import clean_error, trim_row  # noqa: E402
 from keras_bert_suite.cli import main  # noqa: E402
-from keras_bert_suite.export import export_saved_model  # noqa: E402
-from keras_bert_suite.tokenizers import BertTokenizer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 IN_MEMORY = ["--direct_num_workers=1", "--direct_running_mode=in_memory"]
@@ -44,28 +40,16 @@ def sentences(n):
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """One tiny export per task: {task: SavedModel path} (2 layers, hidden 32, no XLA, no warmup: fast to
-    build and load)."""
-    root = tmp_path_factory.mktemp("bulk")
-    tokenizer = BertTokenizer.from_pretrained(minilm_folder())
-
-    def config(**kw):
-        return kbs.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                              intermediate_size=37, max_position_embeddings=64, **kw)
-
-    models = {
-        "classification": (kbs.BertForSequenceClassification, dict(id2label={0: "negative", 1: "positive"}), {}),
-        "embeddings": (kbs.BertModel, {}, {}),
-        "ner": (kbs.BertForTokenClassification, dict(id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC"}), {}),
-        "qa": (kbs.BertForQuestionAnswering, {}, dict(doc_stride=8, max_context_tokens=QA_LIMIT)),
+def exports(tiny_export):
+    """One tiny export per task: {task: SavedModel path} (conftest's shared tiny models; no XLA, no warmup: fast
+    to build and load)."""
+    options = dict(max_length=32, jit_compile=False, warmup=False)
+    return {
+        "classification": tiny_export("sequence_classification", **options)[1],
+        "embeddings": tiny_export("feature_extraction", **options)[1],
+        "ner": tiny_export("token_classification", **options)[1],
+        "qa": tiny_export("question_answering", doc_stride=8, max_context_tokens=QA_LIMIT, **options)[1],
     }
-    paths = {}
-    for name, (cls, config_args, options) in models.items():
-        keras.utils.set_random_seed(0)
-        paths[name] = export_saved_model(cls(config(**config_args)), tokenizer, root / name, max_length=32,
-                                         jit_compile=False, warmup=False, **options)
-    return paths
 
 
 _LOADED = {}
@@ -355,6 +339,7 @@ def test_package_imports_without_beam():
     assert "needs Apache Beam: pip install 'keras-bert-suite[beam]'" in proc.stderr
 
 
+@pytest.mark.slow
 def test_multi_process_direct_runner(exports, tmp_path, capsys):
     """Two worker processes: the handler pickles, each worker loads the SavedModel, the counters come back."""
     texts = [t.encode() for t in sentences(40)]
@@ -372,6 +357,7 @@ def test_multi_process_direct_runner(exports, tmp_path, capsys):
     np.testing.assert_allclose([by_row[i]["sentence_embedding"] for i in range(3)], expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_twenty_thousand_rows_nothing_lost_or_duplicated(exports, tmp_path, capsys):
     train = os.path.join(SHARED_DATA, "sst2", "train.tsv")
     if os.path.exists(train):
