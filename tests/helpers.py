@@ -17,6 +17,7 @@ Example:
     ...                expected_output_shape=(2, 32), expected_num_trainable_weights=2)
 """
 
+import functools
 import json
 import os
 
@@ -138,36 +139,37 @@ class TinyExports:
 
     def __init__(self, root):
         self.root = root
-        self._made = {}
+        self._models = {}
+        self._exports = {}
 
+    @functools.cached_property
     def tokenizer(self):
+        """MiniLM's vocabulary and settings (BertTokenizer)."""
         from keras_bert_suite.tokenizers import BertTokenizer
 
-        if "tokenizer" not in self._made:
-            self._made["tokenizer"] = BertTokenizer.from_pretrained(minilm_folder())
-        return self._made["tokenizer"]
+        return BertTokenizer.from_pretrained(minilm_folder())
 
     def model(self, task):
         """The tiny model of `task` (one per process: the same weights in every export of it)."""
         import keras_bert_suite as kbs
 
-        if ("model", task) not in self._made:
+        if task not in self._models:
             keras.utils.set_random_seed(0)
             make = task_models(lambda **kw: kbs.BertConfig(**self.CONFIG, **kw), self.NER_LABELS,
                                self.CLASS_LABELS)[task]
-            self._made[("model", task)] = make()
-        return self._made[("model", task)]
+            self._models[task] = make()
+        return self._models[task]
 
     def __call__(self, task, **options):
         """(model, SavedModel version path) of `task` exported with `options` (those of export_saved_model)."""
         from keras_bert_suite.export import export_saved_model
 
         key = (task, tuple(sorted(options.items())))
-        if key not in self._made:
-            folder = os.path.join(self.root, f"{task}-{len(self._made)}")
-            self._made[key] = self.model(task), export_saved_model(self.model(task), self.tokenizer(), folder,
-                                                                   **options)
-        return self._made[key]
+        if key not in self._exports:
+            folder = os.path.join(self.root, f"{task}-{len(self._exports)}")
+            self._exports[key] = self.model(task), export_saved_model(self.model(task), self.tokenizer, folder,
+                                                                      **options)
+        return self._exports[key]
 
 
 def max_diff(a, b):

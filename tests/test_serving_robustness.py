@@ -70,7 +70,7 @@ _WORDS = st.sampled_from(["", " ", "the", "Paris", "tower", "1889", "\u00e9t\u00
 def served_qa(tiny_export):
     _, path = tiny_export("question_answering", max_length=MAX_LENGTH, doc_stride=8,
                           max_context_tokens=QA_CONTEXT_LIMIT, warmup=False)
-    return tf.saved_model.load(path).signatures["serving_default"], tiny_export.tokenizer()
+    return tf.saved_model.load(path).signatures["serving_default"], tiny_export.tokenizer
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

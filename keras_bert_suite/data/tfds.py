@@ -80,9 +80,10 @@ def prepare(name, data_dir=None, url=None, timeout=10.0):
     b = _tfds().builder(name, data_dir=data_dir)
     if b.is_prepared():
         return b
-    if url is not None and not getattr(b.builder_config, "data_url", None):
+    own = getattr(b.builder_config, "data_url", None)
+    if url is not None and not own:
         raise ValueError(f"{name} has no single download address to replace with url={url!r}")
-    source = url or getattr(b.builder_config, "data_url", None)
+    source = url or own
     _check_reachable(name, source, b.data_dir, timeout)
     try:
         with _download_address(b, url) if url is not None else contextlib.nullcontext():
