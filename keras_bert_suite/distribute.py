@@ -1,6 +1,6 @@
 """Pick the `tf.distribute` strategy for the machine, and split global batches over its replicas.
 
-`strategy()` returns, in this order of preference:
+Under Keras's TensorFlow backend, `strategy()` returns, in this order of preference:
 
 * `TPUStrategy` when a TPU answers (a Colab or Cloud TPU VM, `TPU_NAME`, `COLAB_TPU_ADDR`);
 * `MultiWorkerMirroredStrategy` when `TF_CONFIG` names more than one worker;
@@ -10,6 +10,9 @@
 Training code is the same under each: build and compile the model inside `strategy.scope()` and give `fit` the
 dataset from `distribute_batches`, which hands replica r of step t rows [r * b, (r + 1) * b) of global batch t
 (b = global batch / replicas), so a step sees the same examples however many replicas share it.
+
+Under Keras's JAX backend, `jax_data_parallel()` is the counterpart: JAX finds the TPU cores or GPUs itself, and
+a `keras.distribution.DataParallel` over them splits each global batch, so the dataset stays as it is.
 
 Example:
     >>> s = strategy()
@@ -23,6 +26,7 @@ import json
 import logging
 import os
 
+import keras
 import tensorflow as tf
 
 logger = logging.getLogger("keras_bert_suite")
@@ -75,6 +79,36 @@ def strategy(tpu=None):
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def jax_data_parallel():
+    """Under the JAX backend: the devices JAX sees (TPU cores, else GPUs, else the CPU), with a
+    `keras.distribution.DataParallel` over them set for the process when there are several.
+
+    TensorFlow is kept off the GPUs (it only tokenizes and feeds batches on the host), so that it does not take the
+    memory JAX needs. Call it before building the model.
+
+    Returns:
+        The list of `jax.Device`s the model runs on; `len(...)` is the number of replicas.
+
+    Example:
+        >>> devices = jax_data_parallel()  # doctest: +SKIP
+        >>> devices[0].platform  # doctest: +SKIP
+        'tpu'
+    """
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(f"jax_data_parallel() is for the JAX backend; this process runs Keras on "
+                           f"{keras.backend.backend()!r} (use strategy() there)")
+    import jax  # only under the JAX backend
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError as error:  # TensorFlow already started on its devices
+        logger.info("TensorFlow keeps its GPUs: %s", error)
+    devices = jax.devices()
+    if len(devices) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return devices
 
 
 def is_chief(strat=None):

@@ -1,6 +1,7 @@
 """`keras.distribution` on JAX over 8 virtual CPU devices: five SGD steps under `DataParallel` and under
 `ModelParallel` with `bert_layout_map` give the single-device losses within 1e-4, and the encoder's kernels are
-really sharded. The steps run in their own process (tests/distributed_steps.py): JAX fixes its device count when
+really sharded; pretraining steps (`compile_for_pretraining`'s losses) under `DataParallel` give the single-device
+losses too. The steps run in their own process (tests/distributed_steps.py): JAX fixes its device count when
 it starts."""
 
 import json
@@ -27,6 +28,9 @@ def test_data_and_model_parallel_losses_equal_single_device():
     np.testing.assert_allclose(result["data"], single, atol=1e-4, rtol=0)
     np.testing.assert_allclose(result["model"], single, atol=1e-4, rtol=0)
     assert result["sharded"], "the query kernel is not sharded over the model axis"
+    pretraining = np.array(result["pretraining_single"])
+    assert len(pretraining) == 5 and np.all(np.isfinite(pretraining)) and pretraining[-1] < pretraining[0]
+    np.testing.assert_allclose(result["pretraining_data"], pretraining, atol=1e-4, rtol=0)
 
 
 def test_layout_map_needs_a_model_axis():

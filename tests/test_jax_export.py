@@ -1,6 +1,6 @@
-"""Exports from a JAX-backend process: `export_saved_model`, `kbs export` and `export_onnx` rebuild the model on
-TensorFlow in a child process (export/on_tensorflow.py); the raw-text SavedModel, read by a TensorFlow-only
-process, answers what the JAX model computes, within 1e-5.
+"""Exports from a JAX-backend process: `export_saved_model`, `kbs export`, `export_onnx` and `export_litert`
+rebuild the model on TensorFlow in a child process (export/on_tensorflow.py); the raw-text SavedModel, read by a
+TensorFlow-only process, answers what the JAX model computes, within 1e-5, and so does the raw-text LiteRT file.
 
 Run: KERAS_BACKEND=jax python -m pytest -m jax tests/test_jax_export.py
 """
@@ -15,7 +15,7 @@ import pytest
 import keras
 
 import keras_bert_suite as kbs
-from keras_bert_suite.export import export_onnx, export_saved_model
+from keras_bert_suite.export import export_litert, export_onnx, export_saved_model
 from helpers import minilm_folder, sst2_sentences
 
 pytestmark = [pytest.mark.jax, pytest.mark.jax_only]
@@ -93,6 +93,20 @@ def test_onnx_from_jax_answers_as_the_jax_model(tmp_path):
     inputs = {k: v.astype("int32") for k, v in batch(batch_size=3, length=11).items()}
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs)))
     np.testing.assert_allclose(got["logits"], np.asarray(model(inputs).logits), atol=1e-4)
+
+
+@pytest.mark.slow  # a TensorFlow child process per export
+def test_litert_from_jax_answers_as_the_jax_model(tmp_path):
+    from keras_bert_suite.export.litert import litert_interpreter, run_litert
+
+    model, tokenizer = _classifier(), kbs.BertTokenizer.from_pretrained(minilm_folder())
+    texts = sst2_sentences(4)
+    path = export_litert(model, tokenizer, tmp_path / "model.tflite", max_length=MAX_LENGTH)
+    assert path == str(tmp_path / "model.tflite")
+    interpreter = litert_interpreter(path)
+    for text, expected in zip(texts, _jax_logits(model, tokenizer, texts)):  # one call per text: no padding
+        got = run_litert(interpreter, [text])["logits"]
+        np.testing.assert_allclose(got[0], expected, atol=TOL)
 
 
 def test_a_failing_child_export_says_so(tmp_path):

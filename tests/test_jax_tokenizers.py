@@ -1,5 +1,6 @@
 """The tokenizers under the JAX backend: `return_tensors="jax"` and `"np"`, `TFBertTokenizer` called eagerly on
-Python strings (JAX arrays back) and inside the `tf.data` pipelines that feed `fit`, with the reference ids.
+Python strings (JAX arrays back) and inside the `tf.data` pipelines that feed `fit`, with the reference ids; a
+string `keras.Input` (a TensorFlow-only model) gets a clear error.
 
 Run: KERAS_BACKEND=jax python -m pytest -m jax tests/test_jax_tokenizers.py
 """
@@ -54,6 +55,12 @@ def test_tf_tokenizer_called_eagerly_on_strings_returns_jax_arrays(tokenizers):
     pairs = layer(["a question?"], ["its context."])
     np.testing.assert_array_equal(np.asarray(pairs["token_type_ids"]),
                                   python(["a question?"], ["its context."], return_tensors="np")["token_type_ids"])
+
+
+def test_tf_tokenizer_on_a_string_keras_input_says_to_tokenize_outside_the_model(tokenizers):
+    _, _, layer = tokenizers
+    with pytest.raises(TypeError, match="cannot take a symbolic keras.Input under the jax backend.*export_saved_model"):
+        layer(keras.Input(shape=(), dtype="string"))
 
 
 def test_tf_tokenizer_in_a_tf_data_pipeline_feeds_fit_and_a_jax_model_reads_its_output(tokenizers):

@@ -1,10 +1,12 @@
 """The Colab notebooks in examples/notebooks run top to bottom with `SMOKE = True` on the CPU, reading the local
-data copies in ../shared/data, and are committed without outputs."""
+data copies in ../shared/data, and are committed without outputs. The notebooks with a `BACKEND` parameter run in
+both test runs, on the backend of the run."""
 
 import configparser
 import os
 import re
 
+import keras
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -13,6 +15,8 @@ from packaging.requirements import Requirement
 from helpers import SHARED_DATA
 
 NOTEBOOKS = os.path.join(os.path.dirname(__file__), "..", "examples", "notebooks")
+#: the notebooks that take a BACKEND parameter ("tensorflow" or "jax").
+BOTH_BACKENDS = ("sst2_classification.ipynb", "pretraining.ipynb")
 LOCAL_DATA = {
     "sst2_classification.ipynb": os.path.join(SHARED_DATA, "sst2"),
     "conll2003_ner.ipynb": os.path.join(SHARED_DATA, "conll2003"),
@@ -51,12 +55,16 @@ def test_every_notebook_is_tested_and_stripped():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(LOCAL_DATA))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.jax] if name in BOTH_BACKENDS else [])
+                                  for name in sorted(LOCAL_DATA)])
 def test_notebook_runs_top_to_bottom(name, tmp_path):
     nb = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
     parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert ("BACKEND = " in parameters.source) == (name in BOTH_BACKENDS), name
     parameters.source += (f"\nSMOKE = True\nLOCAL_DATA = {LOCAL_DATA[name]!r}"
                           f"\nEXPORT_DIR = {str(tmp_path / 'export')!r}")
+    if name in BOTH_BACKENDS:
+        parameters.source += f"\nBACKEND = {keras.backend.backend()!r}"
     env_cell = nbformat.v4.new_code_cell('import os\nos.environ["HF_HUB_OFFLINE"] = "1"')
     nb.cells.insert(0, env_cell)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -3,7 +3,8 @@
 `compile_for_pretraining` gives `BertForPreTraining` its two losses as compiled Keras losses (`mlm` and `nsp`):
 the masked-LM loss is the mean over every predicted token of the global batch, also when the batch is split
 over replicas (the count of predicted tokens is summed across replicas), so a step under `MirroredStrategy`,
-`MultiWorkerMirroredStrategy` or `TPUStrategy` computes what one device computes.
+`MultiWorkerMirroredStrategy` or `TPUStrategy` computes what one device computes. Under the JAX backend one
+program computes the whole global batch (a `keras.distribution` shards it), so the plain mean is already global.
 
 `train` runs `max_steps` steps and backs up the whole training state (weights, optimizer, step) every
 `checkpoint_every` steps with `keras.callbacks.BackupAndRestore(save_freq=checkpoint_every)`. Started again
@@ -46,6 +47,8 @@ class MaskedLMLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
+        if keras.backend.backend() != "tensorflow":
+            return losses.sparse_cross_entropy(y_pred, y_true)
         logits = tf.cast(y_pred, tf.float32)
         labels = tf.cast(y_true, tf.int32)
         valid = tf.not_equal(labels, losses.IGNORE_INDEX)
@@ -59,10 +62,16 @@ class MaskedLMLoss(keras.losses.Loss):
         return tf.reshape(tf.math.divide_no_nan(total, count), [])
 
 
+def _strategy(model):
+    """The `tf.distribute` strategy that holds `model` (the default one under the JAX backend, where Keras's own
+    `keras.distribution` places the variables)."""
+    return getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+
+
 def compile_for_pretraining(model, optimizer, **compile_kwargs):
     """Compile `BertForPreTraining` with the `mlm` (`MaskedLMLoss`) and `nsp` losses (logged as mlm_loss,
     nsp_loss); the data must come as `features_and_targets` gives it."""
-    with model.distribute_strategy.scope():
+    with _strategy(model).scope():
         model.compile(
             optimizer=optimizer,
             loss=[MaskedLMLoss(), keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="nsp")],
@@ -149,7 +158,7 @@ def restored_step(model, backup_dir):
     if not os.path.exists(path):
         return 0
     if not optimizer.built:
-        with model.distribute_strategy.scope():
+        with _strategy(model).scope():
             optimizer.build(model.trainable_variables)
     model.load_weights(path)
     batches = getattr(optimizer, "_iterations", optimizer.iterations)
@@ -160,7 +169,7 @@ def _prebuild_for_multi_worker(model, make_dataset):
     """Keras 3 builds the compiled losses and metrics before `fit` from the first batch reduced across replicas,
     a reduction `MultiWorkerMirroredStrategy` cannot do on dict inputs; build them here from a local batch and
     skip that step."""
-    strategy = model.distribute_strategy
+    strategy = _strategy(model)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
     x, y = features_and_targets(next(iter(make_dataset(0).take(1))))
@@ -212,7 +221,7 @@ def train(model, make_dataset, *, max_steps, backup_dir, checkpoint_every=100, l
     Returns:
         The `LossCurve` callback (its `history` holds the curve of this and the earlier, resumed, runs).
     """
-    strategy = model.distribute_strategy
+    strategy = _strategy(model)
     if not is_chief(strategy):
         # Every worker backs up (the same) state, each in its own folder; only the chief writes logs.
         backup_dir, log_dir = os.path.join(backup_dir, f"worker{worker_id(strategy)}"), None

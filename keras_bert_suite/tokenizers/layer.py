@@ -15,7 +15,8 @@ second text) is cut at the padded length.
 Under the JAX backend (where Keras layers take only backend tensors) the layer runs its TensorFlow graph itself:
 called eagerly on Python strings, lists, numpy or tf.string tensors it returns JAX arrays (int32), as KerasHub's
 preprocessing layers do; inside `tf.data.Dataset.map` or a `tf.function` it returns tf.Tensors, so the pipelines
-that feed `fit` are the same on both backends.
+that feed `fit` are the same on both backends. A functional model that starts from a string `keras.Input` exists
+only on TensorFlow (JAX has no string arrays): under JAX such a call raises a TypeError that says what to do.
 
 Errors: invalid UTF-8 raises tf.errors.InvalidArgumentError; empty strings give [CLS] [SEP]; NUL and control
 characters are deleted as in the reference; strings of megabytes work.
@@ -301,6 +302,12 @@ class TFBertTokenizer(keras.layers.Layer):
             return super().__call__(*args, **kwargs)
         # Other backends: Keras would refuse strings; the string ops are TensorFlow's whatever the backend.
         kwargs.pop("training", None)
+        if any(isinstance(a, keras.KerasTensor) for a in (*args, *kwargs.values())):
+            raise TypeError(
+                f"TFBertTokenizer cannot take a symbolic keras.Input under the {keras.backend.backend()} backend: "
+                "JAX has no string arrays, so a functional model that starts from strings exists only on "
+                "TensorFlow. Tokenize outside the model (call the layer on strings, or in tf.data's map) and give "
+                "the model the ids; export_saved_model puts the tokenizer and the model in one raw-text SavedModel.")
         out = self.call(*args, **kwargs)
         if not tf.executing_eagerly():  # tf.data or a tf.function: the tensors stay in the graph
             return out
