@@ -13,6 +13,11 @@ Tasks and outputs (signature `serving_default`, input `text`: tf.string [batch];
       `normalize_embeddings`), pooler_output [batch, hidden] when the model has a pooler.
   token_classification: logits [batch, length, labels]; token_labels (string, "" off word pieces), token_start,
       token_end (character offsets of each word piece, -1 off word pieces) [batch, length].
+  masked_lm (fill-mask): the SavedModel's outputs: tokens (string), token_ids, scores [batch, max_masks, top_k]
+      (padded "", -1, 0.0 past a row's masks) and num_masks [batch].
+Question answering stays with the SavedModel: its windows over long contexts loop over a ragged number of
+features and cut the answer text with `tf.strings.substr`, neither of which LiteRT's builtins or tensorflow-text's
+TFLite kernels provide.
 
 Example:
     >>> path = export_litert(classifier, tokenizer, "savedmodels/sst2.tflite")
@@ -30,8 +35,8 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from keras_bert_suite import io
 from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
 
-LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification")
-QUANTIZATIONS = (None, "dynamic_int8")
+LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification", "masked_lm")
+QUANTIZATIONS = (None, "dynamic_int8", "float16")
 
 
 def _task(model, task):
@@ -43,10 +48,33 @@ def _task(model, task):
     return task
 
 
-def _answer_fn(model, lite, task, normalize_embeddings):
-    """The serving function: texts [batch] -> dict of outputs (see the module docstring)."""
+def _fill_mask(logits, input_ids, mask_id, vocab, k):
+    """Top-k tokens at each [MASK], as the SavedModel's fill-mask gives them, in LiteRT builtins (no ragged ops):
+    the j-th mask of a row is found by its rank among the row's masks, and gathered with `batch_dims=1`."""
+    probs, ids = tf.math.top_k(tf.nn.softmax(logits, axis=-1), k=k)  # [batch, length, k]
+    is_mask = tf.cast(tf.equal(input_ids, mask_id), tf.int32)
+    num_masks = tf.reduce_sum(is_mask, axis=1)
+    slots = tf.range(tf.reduce_max(num_masks))  # [max_masks]
+    rank = tf.cumsum(is_mask, axis=1) - 1  # [batch, length]
+    # expand_dims, not [:, None]: LiteRT's StridedSlice takes no new axes
+    at = tf.logical_and(tf.expand_dims(is_mask > 0, 1),
+                        tf.equal(tf.expand_dims(rank, 1), tf.reshape(slots, [1, -1, 1])))  # [batch, masks, length]
+    position = tf.argmax(tf.cast(at, tf.int32), axis=-1, output_type=tf.int32)  # [batch, max_masks]
+    valid = tf.expand_dims(tf.less(tf.expand_dims(slots, 0), tf.expand_dims(num_masks, 1)), -1)
+    token_ids = tf.where(valid, tf.gather(ids, position, batch_dims=1), -1)
+    tokens = tf.gather(tf.constant(list(vocab) + [""]), tf.reshape(tf.where(token_ids < 0, len(vocab), token_ids),
+                                                                    [-1]))  # LiteRT gathers strings in 1-D
+    return {"tokens": tf.reshape(tokens, tf.shape(token_ids)), "token_ids": token_ids,
+            "scores": tf.where(valid, tf.gather(probs, position, batch_dims=1), 0.0),
+            "num_masks": num_masks}
+
+
+def _answer_fn(model, lite, task, normalize_embeddings, top_k=5, vocab=(), mask_token="[MASK]"):
+    """The serving function: texts [batch] -> dict of outputs (see the module docstring); `vocab` (a list of
+    tokens) and `mask_token` serve fill-mask."""
     config = model.config
-    names = [config.id2label[i] for i in range(config.num_labels)] if task != "feature_extraction" else []
+    with_labels = task in ("sequence_classification", "token_classification")
+    names = [config.id2label[i] for i in range(config.num_labels)] if with_labels else []
     names_or_empty = tf.constant(names + [""])
 
     def forward(enc):
@@ -64,6 +92,9 @@ def _answer_fn(model, lite, task, normalize_embeddings):
             best = tf.argmax(probs, axis=-1, output_type=tf.int32)
             return {"logits": logits, "probabilities": probs, "label": tf.gather(names_or_empty, best),
                     "score": tf.reduce_max(probs, axis=-1)}
+        if task == "masked_lm":
+            return _fill_mask(out[model.prediction_keys[0]], enc["input_ids"], vocab.index(mask_token), vocab,
+                              min(top_k, len(vocab)))
         if task == "feature_extraction":
             mask = tf.expand_dims(tf.cast(enc["attention_mask"], tf.float32), -1)
             pooled = tf.reduce_sum(out["last_hidden_state"] * mask, axis=1) / tf.maximum(
@@ -94,7 +125,7 @@ def _answer_fn(model, lite, task, normalize_embeddings):
 
 
 def convert_litert(model, tokenizer, *, task=None, max_length=128, pad_to_multiple_of=8, quantize=None,
-                   normalize_embeddings=True):
+                   normalize_embeddings=True, top_k=5):
     """The flatbuffer bytes of `export_litert` (arguments as there)."""
     from keras_bert_suite.tokenizers import TFBertTokenizer
 
@@ -107,7 +138,8 @@ def convert_litert(model, tokenizer, *, task=None, max_length=128, pad_to_multip
             f"the tokenizer's vocabulary has {len(graph_tokenizer.vocab)} tokens but the model's embeddings have "
             f"{model.config.vocab_size} rows: ids past {model.config.vocab_size - 1} would have no embedding")
     lite = LiteTokenizer(graph_tokenizer, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of)
-    answer = _answer_fn(model, lite, task, normalize_embeddings)
+    answer = _answer_fn(model, lite, task, normalize_embeddings, top_k, list(graph_tokenizer.vocab),
+                        graph_tokenizer.mask_token)
     # Weights become constants here: left as resource variables, the converter keeps them as variables that
     # nothing initializes (the interpreter then reads garbage).
     concrete = answer.get_concrete_function()
@@ -122,26 +154,32 @@ def convert_litert(model, tokenizer, *, task=None, max_length=128, pad_to_multip
                                                                 tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = True  # tensorflow-text's kernels, served by its tflite_registrar
-    if quantize == "dynamic_int8":
+    if quantize in ("dynamic_int8", "float16"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
 
 
 def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=None, max_length=128,
-                  pad_to_multiple_of=8, quantize=None, normalize_embeddings=True):
+                  pad_to_multiple_of=8, quantize=None, normalize_embeddings=True, top_k=5):
     """Write a raw-text LiteRT model to `path` (atomically) and return the path.
 
     Args:
-        model: `BertForSequenceClassification`, `BertModel` (embeddings) or `BertForTokenClassification`.
+        model: `BertForSequenceClassification`, `BertModel` (embeddings), `BertForTokenClassification` or
+            `BertForMaskedLM` / `BertForPreTraining` (fill-mask).
         tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (or a folder); tokenizers that
             keep accents (NFC) are refused (see litert_tokenizer.py).
         path: the .tflite file to write.
-        task: "sequence_classification", "feature_extraction" or "token_classification" (default: from the model).
+        task: "sequence_classification", "feature_extraction", "token_classification" or "masked_lm" (default:
+            from the model).
         max_length: longest tokenized input, [CLS] and [SEP] included.
         pad_to_multiple_of: the padded length of each call is a multiple of this.
-        quantize: None (float32 weights) or "dynamic_int8" (the converter's dynamic-range quantization: int8
-            weights, float activations; docs/litert.md states the measured tolerance).
+        quantize: None (float32 weights), "dynamic_int8" (the converter's dynamic-range quantization: int8
+            weights, float activations) or "float16" (float16 weights, computed in float32); docs/litert.md
+            states the measured tolerances.
         normalize_embeddings: L2-normalize sentence embeddings (feature_extraction).
+        top_k: fill-mask candidates per [MASK] (masked_lm).
 
     Under the JAX backend a TensorFlow-backend child process rebuilds the model from its weights and converts it
     (`export/on_tensorflow.py`).
@@ -151,10 +189,10 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
 
         return export_on_tensorflow(export_litert, model, tokenizer, path, task=task, max_length=max_length,
                                     pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
-                                    normalize_embeddings=normalize_embeddings)
+                                    normalize_embeddings=normalize_embeddings, top_k=top_k)
     data = convert_litert(model, tokenizer, task=task, max_length=max_length,
                           pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
-                          normalize_embeddings=normalize_embeddings)
+                          normalize_embeddings=normalize_embeddings, top_k=top_k)
     path = os.fspath(path)
     with io.atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
