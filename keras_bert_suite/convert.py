@@ -126,7 +126,7 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
         >>> save_keras_hub_preset(model, tokenizer, "presets/minilm")
         >>> keras_hub.models.BertBackbone.from_preset("presets/minilm")
     """
-    from keras_bert_suite.checkpoints.keras_hub_preset import write_preset
+    from keras_bert_suite.keras_hub_writer import write_preset
     from keras_bert_suite.checkpoints.mapping import model_state_dict
     from keras_bert_suite.tokenizers import BertTokenizer
 
