@@ -19,6 +19,9 @@ Example:
 import json
 import os
 
+from keras_bert_suite.hub import HUB_KWARGS, resolve_pretrained
+from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast
+
 #: tokenizer classes (tokenizer_config.json) and model types (config.json) this alias loads.
 BERT_TOKENIZER_CLASSES = ("BertTokenizer", "BertTokenizerFast")
 BERT_MODEL_TYPES = ("bert",)
@@ -67,9 +70,6 @@ class AutoTokenizer:
         Raises:
             ValueError: the checkpoint names a tokenizer other than BERT's (the message names it).
         """
-        from keras_bert_suite.hub import HUB_KWARGS, resolve_pretrained
-        from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast
-
         name = os.fspath(pretrained_model_name_or_path)
         hub = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
         folder = resolve_pretrained(name, kind="tokenizer", extra_files=("config.json",), **hub)

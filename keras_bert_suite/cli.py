@@ -19,10 +19,20 @@ import os
 import sys
 import time
 
+from keras_bert_suite import export
+from keras_bert_suite.bulk.cli import add_bulk_arguments, run_bulk_predict  # no Beam import until a run
+from keras_bert_suite.checkpoints.configs import read_config
+from keras_bert_suite.checkpoints.formats import read_state_dict
+from keras_bert_suite.checkpoints.mapping import load_state_dict
+from keras_bert_suite.convert import convert, model_class_of, save_keras_hub_preset
+from keras_bert_suite.export import inspect
+from keras_bert_suite.export.compat import check_tf_serving
+from keras_bert_suite.export.entities import STRATEGIES
+from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
+from keras_bert_suite.tokenizers import BertTokenizer
+
 
 def _convert(args):
-    from keras_bert_suite.convert import convert, save_keras_hub_preset
-
     lower = None if args.casing is None else args.casing == "uncased"
     if args.to == "keras-hub":
         save_keras_hub_preset(args.src, None, args.dst, do_lower_case=lower)
@@ -31,20 +41,12 @@ def _convert(args):
 
 
 def _export(args):
-    import keras_bert_suite as kbs
-    from keras_bert_suite.checkpoints.configs import read_config
-    from keras_bert_suite.checkpoints.formats import read_state_dict
-    from keras_bert_suite.checkpoints.mapping import load_state_dict
-    from keras_bert_suite.convert import guess_model_class
-    from keras_bert_suite.export import export_saved_model
-    from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
-    from keras_bert_suite.tokenizers import BertTokenizer
-
     model_dir = resolve_pretrained(args.model_dir, extra_files=TOKENIZER_FILES)  # a Hub id: its cached files
     state, _, source = read_state_dict(model_dir)  # read once: its names pick the class, then it is loaded
     config = read_config(model_dir)
-    name = args.model_class or guess_model_class(config, state)
-    model = getattr(kbs, name)(config)
+    cls = model_class_of(config, state, args.model_class)
+    name = cls.__name__
+    model = cls(config)
     report = load_state_dict(model, state, source).report(name)
     if report:
         print(report, file=sys.stderr)
@@ -53,10 +55,10 @@ def _export(args):
     options = {name: getattr(args, name) for name in EXPORT_OPTIONS if getattr(args, name) is not None}
     if options.get("max_context_tokens") == "none":
         options["max_context_tokens"] = None
-    path = export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
-                              version=args.version, jit_compile=False if args.no_xla else None,
-                              compute_dtype=args.compute_dtype, quantize=args.quantize,
-                              chunk_size=args.chunk_size, chunk_tokens=args.chunk_tokens, **options)
+    path = export.export_saved_model(model, tokenizer, out, task=args.task, max_length=args.max_length,
+                                     version=args.version, jit_compile=False if args.no_xla else None,
+                                     compute_dtype=args.compute_dtype, quantize=args.quantize,
+                                     chunk_size=args.chunk_size, chunk_tokens=args.chunk_tokens, **options)
     print(f"exported {name} as {path}")
     print(f"serve it: docker run -p 8501:8501 -v {os.path.abspath(out)}:/models/{os.path.basename(out)} "
           f"-e MODEL_NAME={os.path.basename(out)} tensorflow/serving"
@@ -67,8 +69,6 @@ def _export(args):
 def _export_options(p):
     """`kbs export`'s flags for the export options (`ExportOptions`): the pipelines' under their names and defaults.
     A flag left out leaves the option at its default (None here)."""
-    from keras_bert_suite.export.entities import STRATEGIES
-
     def no_limit(text):
         return "none" if text.lower() == "none" else int(text)
 
@@ -129,8 +129,6 @@ def _parse_inputs(fn, texts, pairs):
 
 
 def _predict(args):
-    from keras_bert_suite.export import inspect
-
     loaded, path = inspect.load(args.savedmodel)
     if args.signature not in loaded.signatures:
         raise ValueError(f"no signature {args.signature!r} in {path}; it has {sorted(loaded.signatures)}")
@@ -142,11 +140,7 @@ def _predict(args):
 
 
 def _serve_check(args):
-    from keras_bert_suite.export import inspect
-
     if args.tf_serving:
-        from keras_bert_suite.export.compat import check_tf_serving
-
         report = check_tf_serving(args.savedmodel, args.tf_serving)
         print(report.format())
         if not report.ok:
@@ -170,8 +164,6 @@ def _serve_check(args):
 
 
 def _bulk_predict(args):
-    from keras_bert_suite.bulk.cli import run_bulk_predict
-
     return run_bulk_predict(args)
 
 
@@ -227,8 +219,6 @@ def build_parser():
     p.set_defaults(func=_serve_check)
     p = sub.add_parser("bulk-predict", help="answer every row of files with a SavedModel on Apache Beam "
                        "(the beam extra; docs/bulk.md)")
-    from keras_bert_suite.bulk.cli import add_bulk_arguments
-
     add_bulk_arguments(p)
     p.set_defaults(func=_bulk_predict)
     for command in sub.choices.values():

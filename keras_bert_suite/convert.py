@@ -9,52 +9,89 @@ special_tokens_map.json) and `dst/model.keras`. The folder appears whole or not 
 `keras_hub.models.BertBackbone.from_preset(dst)` and `keras_hub.models.BertTokenizer.from_preset(dst)` load.
 
 Example:
-    >>> convert("uncased_L-12_H-768_A-12", "bert-base-uncased-hf")
-    >>> save_keras_hub_preset("bert-base-uncased-hf", None, "bert-base-uncased-keras-hub")
+    >>> convert("uncased_L-12_H-768_A-12", "bert-base-uncased-hf")  # doctest: +SKIP
+    >>> save_keras_hub_preset("bert-base-uncased-hf", None, "bert-base-uncased-keras-hub")  # doctest: +SKIP
 """
 
 import os
 
 import keras
 
-import keras_bert_suite as kbs
+from keras_bert_suite import models
 from keras_bert_suite.checkpoints.configs import read_config
 from keras_bert_suite.checkpoints.formats import detect_format, read_state_dict
-from keras_bert_suite.checkpoints.mapping import load_state_dict
+from keras_bert_suite.checkpoints.mapping import load_state_dict, model_state_dict
+from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
 from keras_bert_suite.io import atomic_directory
+from keras_bert_suite.keras_hub_writer import write_preset
+from keras_bert_suite.tokenizers import BertTokenizer
+from keras_bert_suite.tokenizers.vocab import find_vocab_file
 
-MODEL_CLASSES = (
-    "BertModel", "BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM", "BertForNextSentencePrediction",
-    "BertForSequenceClassification", "BertForMultipleChoice", "BertForTokenClassification",
-    "BertForQuestionAnswering",
-)
+#: the model classes a checkpoint converts into, by their names in config.json's `architectures`
+MODEL_CLASSES = {cls.__name__: cls for cls in (
+    models.BertModel, models.BertForPreTraining, models.BertLMHeadModel, models.BertForMaskedLM,
+    models.BertForNextSentencePrediction, models.BertForSequenceClassification, models.BertForMultipleChoice,
+    models.BertForTokenClassification, models.BertForQuestionAnswering,
+)}
+
+
+def model_class_of(config, names, model_class=None):
+    """The model class to load a checkpoint into: `model_class` (a class or its name) checked against
+    `MODEL_CLASSES`, else `guess_model_class(config, names)`.
+
+    Args:
+        config: the checkpoint's `BertConfig`.
+        names: its weight names (a state dict or any iterable of names).
+        model_class: None, one of `MODEL_CLASSES`' classes, or its name ("BertForPreTraining").
+
+    Raises:
+        ValueError: `model_class` is not one of `MODEL_CLASSES` (the message lists them).
+
+    Example:
+        >>> from keras_bert_suite import BertConfig
+        >>> model_class_of(BertConfig(), ["classifier.weight"]).__name__
+        'BertForSequenceClassification'
+        >>> model_class_of(BertConfig(), [], "BertForMaskedLM").__name__
+        'BertForMaskedLM'
+    """
+    if model_class is None:
+        return guess_model_class(config, names)
+    if isinstance(model_class, str):
+        cls = MODEL_CLASSES.get(model_class)
+    else:
+        cls = model_class if model_class in MODEL_CLASSES.values() else None
+    if cls is None:
+        raise ValueError(f"unknown model class {model_class!r}; choose one of {list(MODEL_CLASSES)}")
+    return cls
 
 
 def guess_model_class(config, names):
-    """The model class named in config.json's `architectures`, else the one the weight names imply."""
+    """The model class named in config.json's `architectures`, else the one the weight names imply.
+
+    Example:
+        >>> from keras_bert_suite import BertConfig
+        >>> guess_model_class(BertConfig(architectures=["BertForQuestionAnswering"]), []).__name__
+        'BertForQuestionAnswering'
+    """
     for arch in config.architectures or ():
         if arch in MODEL_CLASSES:
-            return arch
+            return MODEL_CLASSES[arch]
     names = set(names)
     has = lambda prefix: any(n.startswith(prefix) for n in names)  # noqa: E731
     if has("cls.predictions") and has("cls.seq_relationship"):
-        return "BertForPreTraining"
+        return models.BertForPreTraining
     if has("cls.predictions"):
-        return "BertLMHeadModel" if config.is_decoder else "BertForMaskedLM"
+        return models.BertLMHeadModel if config.is_decoder else models.BertForMaskedLM
     if has("cls.seq_relationship"):
-        return "BertForNextSentencePrediction"
+        return models.BertForNextSentencePrediction
     if has("qa_outputs"):
-        return "BertForQuestionAnswering"
+        return models.BertForQuestionAnswering
     if has("classifier"):
-        return "BertForSequenceClassification"
-    return "BertModel"
+        return models.BertForSequenceClassification
+    return models.BertModel
 
 
 def _tokenizer_for(src, do_lower_case=None):
-    from keras_bert_suite.tokenizers import BertTokenizer
-
-    from keras_bert_suite.tokenizers.vocab import find_vocab_file
-
     folder = src if os.path.isdir(src) else os.path.dirname(os.path.abspath(src))
     if find_vocab_file(folder) is None:
         return None
@@ -69,9 +106,20 @@ def _tokenizer_for(src, do_lower_case=None):
 
 
 def convert(src, dst, model_class=None, do_lower_case=None, keras_file=True, verbose=1):
-    """Convert `src` into the Hugging Face folder `dst` (+ `dst/model.keras`); returns the model."""
-    from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
+    """Convert `src` into the Hugging Face folder `dst` (+ `dst/model.keras`); returns the model.
 
+    Args:
+        src: a checkpoint folder, file or TF checkpoint prefix in any format `checkpoints.formats` reads, or a
+            Hugging Face Hub id.
+        dst: the output folder; it appears whole or not at all.
+        model_class: one of `MODEL_CLASSES` or its name (default: from the checkpoint, `guess_model_class`).
+        do_lower_case: the casing of a tokenizer found beside a Google checkpoint (default: from its folder name).
+        keras_file: also write `dst/model.keras`.
+        verbose: 0 for silence, 1 for a progress bar and a summary line.
+
+    Example:
+        >>> convert("uncased_L-12_H-768_A-12", "bert-base-uncased-hf")  # doctest: +SKIP
+    """
     src, dst = os.fspath(src), os.fspath(dst)
     src = resolve_pretrained(src, extra_files=TOKENIZER_FILES)  # a Hugging Face Hub id: its files in the Hub cache
     steps = keras.utils.Progbar(5, verbose=verbose, unit_name="step")
@@ -79,10 +127,9 @@ def convert(src, dst, model_class=None, do_lower_case=None, keras_file=True, ver
     state_dict, _, source = read_state_dict(src)
     config = read_config(src)
     steps.update(1)
-    name = model_class or guess_model_class(config, state_dict)
-    if name not in MODEL_CLASSES:
-        raise ValueError(f"unknown model class {name!r}; choose one of {MODEL_CLASSES}")
-    model = getattr(kbs, name)(config)
+    cls = model_class_of(config, state_dict, model_class)
+    name = cls.__name__
+    model = cls(config)
     info = load_state_dict(model, state_dict, source)
     if info.missing_keys:
         raise ValueError(f"{source} lacks weights of {name}: {info.missing_keys}; pass another model_class")
@@ -123,19 +170,13 @@ def save_keras_hub_preset(model_or_path, tokenizer, dst, do_lower_case=None, ver
         do_lower_case: the casing of a tokenizer found beside a Google checkpoint (default: from its folder name).
 
     Example:
-        >>> save_keras_hub_preset(model, tokenizer, "presets/minilm")
-        >>> keras_hub.models.BertBackbone.from_preset("presets/minilm")
+        >>> save_keras_hub_preset(model, tokenizer, "presets/minilm")  # doctest: +SKIP
+        >>> keras_hub.models.BertBackbone.from_preset("presets/minilm")  # doctest: +SKIP
     """
-    from keras_bert_suite.checkpoints.keras_hub_preset import write_preset
-    from keras_bert_suite.checkpoints.mapping import model_state_dict
-    from keras_bert_suite.tokenizers import BertTokenizer
-
     dst = os.fspath(dst)
     if isinstance(model_or_path, keras.Model):
         state_dict, config, source = model_state_dict(model_or_path), model_or_path.config, type(model_or_path).__name__
     else:
-        from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
-
         source = resolve_pretrained(os.fspath(model_or_path), extra_files=TOKENIZER_FILES)  # or a Hub id
         state_dict, config = read_state_dict(source)[0], read_config(source)
         if tokenizer is None:

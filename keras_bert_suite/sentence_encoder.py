@@ -27,7 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.checkpoints.errors import CheckpointError
+from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
 from keras_bert_suite.layers.sentence_pooling import pool_tokens
+from keras_bert_suite.models import BertModel
 from keras_bert_suite.sentence_folder import SENTENCE_FILES, read_sentence_folder
 
 logger = logging.getLogger("keras_bert_suite")
@@ -38,8 +40,6 @@ _IDS = tf.TensorSpec([None, None], tf.int32)
 
 def _local_folders(name_or_path, hub):
     """(model folder, Transformer module folder) of a local path or Hub id, fetching only what is needed."""
-    from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
-
     root = resolve_pretrained(name_or_path, kind=None, extra_files=SENTENCE_FILES, **hub)
     spec = read_sentence_folder(root)
     subfolder = os.path.relpath(spec.transformer_folder, root).replace(os.sep, "/")
@@ -108,7 +108,7 @@ class SentenceTransformer:
 
     def __init__(self, model_name_or_path, *, revision=None, cache_dir=None, token=None, local_files_only=False,
                  device=None, jit_compile=False):
-        from keras_bert_suite.models import BertModel
+        # tensorflow-text loads on first use: `import keras_bert_suite` imports this module (tf_names.py)
         from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer
 
         del device  # TensorFlow places the ops

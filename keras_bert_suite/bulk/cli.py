@@ -63,7 +63,7 @@ def fields_of(args, inputs):
 def run_bulk_predict(args):
     """Run `kbs bulk-predict` from parsed `args` (with `args.pipeline_args`: the options left for Beam); print
     the counters; exit status 1 when rows were read but none could be answered."""
-    try:
+    try:  # Beam is an optional extra: `kbs --help` and the other commands run without it
         from keras_bert_suite.bulk.pipeline import bulk_predict
     except ImportError as e:
         raise ValueError(f"bulk-predict needs Apache Beam: pip install 'keras-bert-suite[beam]' ({e})") from None

@@ -10,6 +10,8 @@ Example:
 import dataclasses
 import os
 
+from keras_bert_suite.export.inspect import resolve_version
+
 #: the key of a failed row's `PredictionResult.inference`: {"error": "why"} (no signature output has this name)
 ERROR_KEY = "error"
 
@@ -37,8 +39,6 @@ def read_signature(model_dir, signature="serving_default"):
     an input is not one string per row (multiple choice's `choices` [batch, n] is not served in bulk)."""
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
-
-    from keras_bert_suite.export.inspect import resolve_version
 
     path = os.fspath(model_dir)
     if "://" not in path:  # versions are found by listing a local folder; a remote path names its version

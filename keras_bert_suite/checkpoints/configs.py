@@ -9,6 +9,7 @@ Example:
 import os
 
 from keras_bert_suite.checkpoints import keras_hub_preset
+from keras_bert_suite.checkpoints.google_tf1 import read_google_config
 from keras_bert_suite.config import CONFIG_NAME, BertConfig
 
 GOOGLE_CONFIG_NAME = "bert_config.json"
@@ -25,7 +26,5 @@ def read_config(path, **overrides) -> BertConfig:
         return BertConfig.from_json_file(hf, **overrides)
     google = os.path.join(folder, GOOGLE_CONFIG_NAME)
     if os.path.exists(google):
-        from keras_bert_suite.checkpoints.google_tf1 import read_google_config
-
         return BertConfig.from_dict(read_google_config(google), **overrides)
     raise FileNotFoundError(f"no {CONFIG_NAME} or {GOOGLE_CONFIG_NAME} in {folder!r}")

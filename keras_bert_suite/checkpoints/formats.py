@@ -20,6 +20,11 @@ import os
 import re
 
 from keras_bert_suite.checkpoints.errors import CheckpointError
+from keras_bert_suite.checkpoints.google_tf1 import read_google_checkpoint, resolve_prefix
+from keras_bert_suite.checkpoints.keras_hub_preset import read_preset_weights
+from keras_bert_suite.checkpoints.pytorch_bin import read_pytorch_bin
+from keras_bert_suite.checkpoints.safetensors_io import read_safetensors, read_sharded_safetensors
+from keras_bert_suite.checkpoints.tf_h5 import read_tf_h5
 
 _FOLDER_FILES = (
     ("model.safetensors", "safetensors"),
@@ -29,6 +34,15 @@ _FOLDER_FILES = (
     ("tf_model.h5", "tf_h5"),
     ("model.weights.h5", "keras_hub"),
 )
+_READERS = {
+    "safetensors": read_safetensors,
+    "safetensors_sharded": read_sharded_safetensors,
+    "pytorch_bin": read_pytorch_bin,
+    "pytorch_bin_sharded": read_pytorch_bin,
+    "tf_h5": read_tf_h5,
+    "keras_hub": read_preset_weights,
+    "google_tf1": read_google_checkpoint,
+}
 _LOOKED_FOR = [name for name, _ in _FOLDER_FILES] + ["bert_model.ckpt.index", "*.ckpt.index", "*.ckpt-STEP.index"]
 
 
@@ -55,9 +69,7 @@ def _resolve(path):
         if glob.glob(os.path.join(glob.escape(path), "*.ckpt.index")) or glob.glob(
             os.path.join(glob.escape(path), "*.ckpt-*.index")
         ):
-            from keras_bert_suite.checkpoints.google_tf1 import _resolve_prefix
-
-            return "google_tf1", _resolve_prefix(path)
+            return "google_tf1", resolve_prefix(path)
         raise CheckpointError(f"no checkpoint found; looked for {', '.join(_LOOKED_FOR)}", path=path)
     if os.path.isfile(path):
         base = os.path.basename(path)
@@ -74,9 +86,7 @@ def _resolve(path):
         if base.endswith((".h5", ".hdf5")):
             return "tf_h5", path
         if base.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", base):
-            from keras_bert_suite.checkpoints.google_tf1 import _resolve_prefix
-
-            return "google_tf1", _resolve_prefix(path)
+            return "google_tf1", resolve_prefix(path)
         try:
             fmt = _sniff(path)
         except OSError as exc:
@@ -115,16 +125,4 @@ def read_state_dict(path):
         ((768, 768), 'safetensors')
     """
     fmt, file = _resolve(path)
-    if fmt == "safetensors":
-        from keras_bert_suite.checkpoints.safetensors_io import read_safetensors as reader
-    elif fmt == "safetensors_sharded":
-        from keras_bert_suite.checkpoints.safetensors_io import read_sharded_safetensors as reader
-    elif fmt in ("pytorch_bin", "pytorch_bin_sharded"):
-        from keras_bert_suite.checkpoints.pytorch_bin import read_pytorch_bin as reader
-    elif fmt == "tf_h5":
-        from keras_bert_suite.checkpoints.tf_h5 import read_tf_h5 as reader
-    elif fmt == "keras_hub":
-        from keras_bert_suite.checkpoints.keras_hub_preset import read_preset_weights as reader
-    else:
-        from keras_bert_suite.checkpoints.google_tf1 import read_google_checkpoint as reader
-    return reader(file), fmt, file
+    return _READERS[fmt](file), fmt, file

@@ -114,8 +114,15 @@ def torch_name_to_google(name: str):
     return None
 
 
-def _resolve_prefix(path) -> str:
-    """The checkpoint prefix for a release folder, a `.index`/`.data-*` file, or the prefix itself."""
+def resolve_prefix(path) -> str:
+    """The checkpoint prefix for a release folder, a `.index`/`.data-*` file, or the prefix itself.
+
+    In a folder: bert_model.ckpt, else the first other *.ckpt, else the *.ckpt-STEP with the largest step.
+
+    Example:
+        >>> resolve_prefix("uncased_L-12_H-768_A-12")  # doctest: +SKIP
+        'uncased_L-12_H-768_A-12/bert_model.ckpt'
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "bert_model.ckpt.index")):
@@ -175,7 +182,7 @@ def read_google_checkpoint(path) -> dict:
         >>> sd["cls.seq_relationship.weight"].shape
         (2, 128)
     """
-    prefix = _resolve_prefix(path)
+    prefix = resolve_prefix(path)
     try:
         import tensorflow as tf
     except ImportError as exc:  # pragma: no cover - tensorflow is a dependency

@@ -1,5 +1,4 @@
-"""KerasHub BERT presets: read them as a `BertConfig`, a transformers-named state dict and tokenizer settings,
-and write them from our models.
+"""KerasHub BERT presets read as a `BertConfig` and a transformers-named state dict; the weight table both ways.
 
 A preset folder is what `keras_hub.models.BertBackbone.save_to_preset(dir)` and
 `keras_hub.models.BertTokenizer.save_to_preset(dir)` write:
@@ -10,10 +9,8 @@ A preset folder is what `keras_hub.models.BertBackbone.save_to_preset(dir)` and
                                       "max_sequence_length", "num_segments", ...}}
     model.weights.h5                  Keras 3 weights: layers/<key>/[<sublayer>/...]vars/<index>, each `vars`
                                       group naming its layer in the attribute `name` (e.g. "transformer_layer_0")
-    tokenizer.json                    the tokenizer layer: {"registered_name": "keras_hub>BertTokenizer",
-                                      "config": {"lowercase", "strip_accents", "oov_token", ...}} (not the
-                                      Rust tokenizer's file of a Hugging Face folder)
-    assets/tokenizer/vocabulary.txt   one token per line
+    tokenizer.json                    the tokenizer layer's settings  } read by
+    assets/tokenizer/vocabulary.txt   one token per line              } `tokenizers.keras_hub_assets`
     metadata.json, maybe preprocessor.json
     task.json, task.weights.h5        a task's head, when the preset was saved from a task: the heads of
                                       `BertTextClassifier` (-> `classifier.*`, num_labels) and `BertMaskedLM`
@@ -38,21 +35,19 @@ trained with the exact (erf) GELU. The weights in a BERT preset are BERT's, so a
 from KerasHub's own outputs by the approximation (on MiniLM's hidden states: max 4e-3 to 1e-2, mean 4e-4).
 Likewise a `BertMaskedLM` head loads with BERT's LayerNorm epsilon 1e-12, where KerasHub's MaskedLMHead uses 1e-5.
 
-Reading needs only h5py. Writing (`write_preset`) builds a `keras_hub.models.BertBackbone` and a
-`keras_hub.models.BertTokenizer` (and for a classifier or MLM head a `BertTextClassifier` / `BertMaskedLM` task
-with its preprocessor) and lets KerasHub save them, so the files are exactly what the installed KerasHub loads;
-keras-hub is imported only then.
+Reading needs only h5py. Writing presets goes through keras_hub itself (`keras_bert_suite.keras_hub_writer`),
+using the weight table and `to_keras` from here. This module imports nothing above the checkpoint readers (no
+tokenizers, no models): the config's `architectures` holds our model class by name, as config.json does.
 
 Example:
-    >>> is_keras_hub_preset("bert_tiny_preset/")
+    >>> is_keras_hub_preset("bert_tiny_preset/")  # doctest: +SKIP
     True
-    >>> config = BertConfig.from_dict(read_preset_config("bert_tiny_preset/"))
-    >>> state = read_preset_weights("bert_tiny_preset/")
-    >>> state["encoder.layer.0.attention.self.query.weight"].shape
+    >>> config = BertConfig.from_dict(read_preset_config("bert_tiny_preset/"))  # doctest: +SKIP
+    >>> state = read_preset_weights("bert_tiny_preset/")  # doctest: +SKIP
+    >>> state["encoder.layer.0.attention.self.query.weight"].shape  # doctest: +SKIP
     (128, 128)
 """
 
-import logging
 import os
 import re
 
@@ -60,17 +55,12 @@ import numpy as np
 
 from keras_bert_suite.checkpoints.errors import CheckpointError, describe, load_json
 
-logger = logging.getLogger("keras_bert_suite")
-
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 TASK_FILE = "task.json"
 TASK_WEIGHTS_FILE = "task.weights.h5"
 SHARDED_WEIGHTS_FILE = "model.weights.json"
-TOKENIZER_FILE = "tokenizer.json"
-VOCABULARY_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
 BACKBONE_CLASS = "BertBackbone"
-TOKENIZER_CLASS = "BertTokenizer"
 
 
 class NotBertPresetError(CheckpointError):
@@ -109,7 +99,7 @@ _BLOCK = (
     (("_feedforward_layer_norm",), 0, "gamma", "output.LayerNorm.weight", "same"),
     (("_feedforward_layer_norm",), 1, "beta", "output.LayerNorm.bias", "same"),
 )
-_POOLER = (
+POOLER = (
     ("pooled_dense", (), 0, "kernel", "pooler.dense.weight", "kernel_in"),
     ("pooled_dense", (), 1, "bias", "pooler.dense.bias", "same"),
 )
@@ -121,8 +111,9 @@ _KEY_TO_LAYER = {
     "layer_normalization": "embeddings_layer_norm",
     "dense": "pooled_dense",
 }
-# Task heads: KerasHub task class -> (our model class, head weights, h5 keys of files without layer names).
-_TASKS = {
+# Task heads: KerasHub task class -> (our model class's name, as config.json's `architectures` gives it; head
+# weights; h5 keys of files without layer names).
+TASKS = {
     "BertTextClassifier": ("BertForSequenceClassification", (
         ("logits", (), 0, "kernel", "classifier.weight", "kernel_in"),
         ("logits", (), 1, "bias", "classifier.bias", "same"),
@@ -149,7 +140,7 @@ def weight_table(num_layers):
     for i in range(num_layers):
         rows += [(f"transformer_layer_{i}", sub, index, attr, f"encoder.layer.{i}.{name}", layout)
                  for sub, index, attr, name, layout in _BLOCK]
-    return rows + list(_POOLER)
+    return rows + list(POOLER)
 
 
 def _to_torch(value, layout):
@@ -162,14 +153,27 @@ def _to_torch(value, layout):
     return value
 
 
-def _to_keras(value, layout, shape):
+def to_keras(value, layout, shape):
+    """A transformers-layout weight ([out, in]) in KerasHub's layout `layout` and variable shape `shape` (the
+    inverse of reading).
+
+    Example:
+        >>> to_keras(np.zeros((8, 4)), "kernel_in", (4, 2, 4)).shape
+        (4, 2, 4)
+    """
     if layout in ("kernel_in", "kernel_out"):
         value = value.T
     return np.ascontiguousarray(value).reshape(shape)
 
 
 # ----------------------------------------------------------------- configs
-def _registered_name(data):
+def registered_name(data):
+    """The KerasHub class a serialized Keras object names ("keras_hub>BertBackbone"), or None for other JSON.
+
+    Example:
+        >>> registered_name({"registered_name": "keras_hub>BertBackbone", "config": {}})
+        'keras_hub>BertBackbone'
+    """
     if not isinstance(data, dict):
         return None
     name = data.get("registered_name")
@@ -180,8 +184,14 @@ def _registered_name(data):
     return None
 
 
-def _is_class(registered_name, class_name):
-    return registered_name.split(">")[-1] == class_name
+def is_class(name, class_name):
+    """Whether the registered name `name` ("keras_hub>BertTokenizer") is of class `class_name` ("BertTokenizer").
+
+    Example:
+        >>> is_class("keras_hub>BertTokenizer", "BertTokenizer")
+        True
+    """
+    return name.split(">")[-1] == class_name
 
 
 def is_keras_hub_preset(path) -> bool:
@@ -201,16 +211,16 @@ def is_keras_hub_preset(path) -> bool:
         data = load_json(config)
     except CheckpointError:
         return False
-    return _registered_name(data) is not None and "model_type" not in data
+    return registered_name(data) is not None and "model_type" not in data
 
 
 def _backbone_config(folder):
     path = os.path.join(folder, CONFIG_FILE)
     data = load_json(path)
-    name = _registered_name(data)
+    name = registered_name(data)
     if name is None:
         raise CheckpointError("not a KerasHub preset config (no 'registered_name')", path=path)
-    if not _is_class(name, BACKBONE_CLASS):
+    if not is_class(name, BACKBONE_CLASS):
         raise NotBertPresetError(f"the preset's backbone is {name}, not a BERT backbone (keras_hub>{BACKBONE_CLASS})",
                                  path=path)
     config = data.get("config")
@@ -230,7 +240,7 @@ def read_preset_config(path) -> dict:
     Raises `NotBertPresetError` (naming the class found) when the backbone is not `keras_hub>BertBackbone`.
 
     Example:
-        >>> read_preset_config("bert_tiny_preset")["num_hidden_layers"]
+        >>> read_preset_config("bert_tiny_preset")["num_hidden_layers"]  # doctest: +SKIP
         2
     """
     path = os.fspath(path)
@@ -239,7 +249,7 @@ def read_preset_config(path) -> dict:
     dropout = float(kh.get("dropout", 0.1))
     task_name, task = _task(folder)
     config = {
-        "architectures": [_TASKS[task_name][0] if task_name in _TASKS else "BertModel"],
+        "architectures": [TASKS[task_name][0] if task_name in TASKS else "BertModel"],
         "vocab_size": int(kh["vocabulary_size"]),
         "hidden_size": int(kh["hidden_dim"]),
         "num_hidden_layers": int(kh["num_layers"]),
@@ -264,29 +274,9 @@ def _task(folder):
     if not os.path.isfile(path):
         return None, {}
     data = load_json(path)
-    name = _registered_name(data)
+    name = registered_name(data)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     return (name.split(">")[-1] if name else None), config
-
-
-def backbone_kwargs(config) -> dict:
-    """The `keras_hub.models.BertBackbone` arguments of a `BertConfig` (the inverse of `read_preset_config`).
-
-    Example:
-        >>> backbone_kwargs(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        ...                            intermediate_size=37))["hidden_dim"]
-        32
-    """
-    return {
-        "vocabulary_size": config.vocab_size,
-        "num_layers": config.num_hidden_layers,
-        "num_heads": config.num_attention_heads,
-        "hidden_dim": config.hidden_size,
-        "intermediate_dim": config.intermediate_size,
-        "dropout": config.hidden_dropout_prob,
-        "max_sequence_length": config.max_position_embeddings,
-        "num_segments": config.type_vocab_size,
-    }
 
 
 # ----------------------------------------------------------------- weights
@@ -371,7 +361,7 @@ def read_preset_weights(path) -> dict:
     backbone, CheckpointError (naming the file and weight) when a weight is missing or unreadable.
 
     Example:
-        >>> read_preset_weights("bert_tiny_preset")["pooler.dense.weight"].shape
+        >>> read_preset_weights("bert_tiny_preset")["pooler.dense.weight"].shape  # doctest: +SKIP
         (128, 128)
     """
     path = os.fspath(path)
@@ -385,186 +375,7 @@ def read_preset_weights(path) -> dict:
     state = _read_h5(file, weight_table(int(_backbone_config(folder)["num_layers"])))
     task_name, _ = _task(folder)
     task_file = os.path.join(folder, TASK_WEIGHTS_FILE)
-    if task_name in _TASKS and os.path.isfile(task_file):
-        _, rows, key_to_layer = _TASKS[task_name]
+    if task_name in TASKS and os.path.isfile(task_file):
+        _, rows, key_to_layer = TASKS[task_name]
         state.update(_read_h5(task_file, rows, key_to_layer))
     return state
-
-
-# ----------------------------------------------------------------- tokenizer
-def vocabulary_file(folder):
-    """The preset's `assets/tokenizer/vocabulary.txt`, or None when `folder` has none.
-
-    Raises `NotBertPresetError` naming the class when the folder's tokenizer.json is a KerasHub tokenizer
-    other than BERT's (its vocabulary is of another kind).
-    """
-    folder = os.fspath(folder)
-    config = os.path.join(folder, TOKENIZER_FILE)
-    if os.path.isfile(config):
-        data = load_json(config)
-        if is_keras_hub_tokenizer(data):
-            tokenizer_settings(data, config)
-    path = os.path.join(folder, VOCABULARY_ASSET)
-    return path if os.path.isfile(path) else None
-
-
-def is_keras_hub_tokenizer(data) -> bool:
-    """Whether the parsed contents of a `tokenizer.json` are a serialized KerasHub tokenizer layer."""
-    return _registered_name(data) is not None and "model" not in data
-
-
-def tokenizer_settings(data, path=TOKENIZER_FILE) -> dict:
-    """Our tokenizer settings from a KerasHub tokenizer's serialized config (the parsed `tokenizer.json`).
-
-    `lowercase` -> `do_lower_case`, `oov_token` -> `unk_token`. KerasHub strips accents only when told
-    (`strip_accents: true`); BERT strips them whenever it lowercases, and its weights were trained so: a preset
-    saying `strip_accents: false` keeps BERT's rule (`strip_accents=None`), which is what the Hugging Face
-    folder the weights came from does. Special tokens written in a text (`"[MASK]"`) are always the special token
-    here, as in BERT's tokenizers, whatever the preset's `special_tokens_in_strings`. Raises `NotBertPresetError`
-    naming the class when the tokenizer is not `keras_hub>BertTokenizer`.
-
-    Example:
-        >>> tokenizer_settings({"registered_name": "keras_hub>BertTokenizer", "config": {"lowercase": True}})
-        {'do_lower_case': True}
-    """
-    name = _registered_name(data)
-    if name is None or not _is_class(name, TOKENIZER_CLASS):
-        raise NotBertPresetError(f"the preset's tokenizer is {name}, not a BERT tokenizer "
-                                 f"(keras_hub>{TOKENIZER_CLASS})", path=path)
-    config = data.get("config") or {}
-    settings = {}
-    if "lowercase" in config:
-        settings["do_lower_case"] = bool(config["lowercase"])
-    if config.get("strip_accents"):
-        settings["strip_accents"] = True
-    if "split_on_cjk" in config:
-        settings["tokenize_chinese_chars"] = bool(config["split_on_cjk"])
-    if config.get("oov_token"):
-        settings["unk_token"] = config["oov_token"]
-    return settings
-
-
-# ----------------------------------------------------------------- writing
-def _import_keras_hub():
-    try:
-        import keras_hub
-    except ImportError as exc:
-        raise ImportError("writing a KerasHub preset needs keras-hub: `pip install keras-hub`") from exc
-    return keras_hub
-
-
-def _check_expressible(config):
-    problems = []
-    if config.position_embedding_type != "absolute":
-        problems.append(f"position_embedding_type={config.position_embedding_type!r}")
-    if config.is_decoder or config.add_cross_attention:
-        problems.append("a decoder (is_decoder / add_cross_attention)")
-    if abs(config.layer_norm_eps - 1e-12) > 1e-15:
-        problems.append(f"layer_norm_eps={config.layer_norm_eps}")
-    if config.hidden_act not in ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-        problems.append(f"hidden_act={config.hidden_act!r}")
-    if problems:
-        raise ValueError(f"a KerasHub BertBackbone cannot express {', '.join(problems)}")
-
-
-def _assign(model, rows, state, what, optional=()):
-    """Put the transformers-named `state` into the KerasHub `model`'s variables named by weight-table `rows`
-    (those named in `optional` and absent from `state` keep their initial values)."""
-    for layer, sub, _, attr, name, layout in rows:
-        if name not in state and name in optional:
-            continue
-        if name not in state:
-            raise ValueError(f"the weights lack {name!r}, needed by a KerasHub {what}")
-        target = model.get_layer(layer)
-        for part in sub:
-            target = getattr(target, part)
-        variable = getattr(target, attr)
-        value = np.asarray(state[name], dtype=np.float32)
-        if value.size != int(np.prod(variable.shape)):
-            raise ValueError(f"weight {name!r} has shape {value.shape}; the KerasHub variable "
-                             f"{layer}/{'/'.join(sub + (attr,))} has shape {tuple(variable.shape)}")
-        variable.assign(_to_keras(value, layout, tuple(variable.shape)))
-
-
-def _keras_hub_tokenizer(keras_hub, tokenizer):
-    from keras_bert_suite.tokenizers.vocab import vocab_to_list
-
-    vocab = tokenizer.vocab if hasattr(tokenizer, "vocab") else tokenizer.get_vocab()
-    lower = bool(getattr(tokenizer, "do_lower_case", True))
-    strip = getattr(tokenizer, "strip_accents", None)
-    return keras_hub.models.BertTokenizer(
-        vocabulary=list(vocab) if isinstance(vocab, (list, tuple)) else vocab_to_list(vocab),
-        lowercase=lower,
-        strip_accents=bool(lower if strip is None else strip),
-        oov_token=str(tokenizer.unk_token),
-        special_tokens_in_strings=True,  # "[MASK]" in a text is the mask token, as in BERT's tokenizers
-    )
-
-
-def task_of(state_dict):
-    """The KerasHub task that holds the head in `state_dict`: "BertTextClassifier" (`classifier.*`),
-    "BertMaskedLM" (`cls.predictions.*`), or None (the backbone alone)."""
-    if "classifier.weight" in state_dict:
-        return "BertTextClassifier"
-    if "cls.predictions.transform.dense.weight" in state_dict:
-        return "BertMaskedLM"
-    return None
-
-
-def write_preset(state_dict, config, tokenizer, folder):
-    """Write a KerasHub BERT preset into `folder`; returns the transformers names it wrote.
-
-    Always config.json, model.weights.h5 and metadata.json (the backbone); with a tokenizer tokenizer.json and
-    assets/tokenizer/vocabulary.txt. Weights with a classifier head (`classifier.*`) are written as a
-    `BertTextClassifier` task and weights with an MLM head (`cls.predictions.*`) as a `BertMaskedLM` task
-    (task.json, task.weights.h5, and with a tokenizer preprocessor.json); other heads (NSP, token
-    classification, QA, multiple choice) have no KerasHub BERT task and are not written.
-
-    Args:
-        state_dict: transformers-named weights, with or without `bert.`.
-        config: the `BertConfig`. Only what KerasHub's BERT can express is accepted: absolute positions, no
-            decoder or cross-attention, layer_norm_eps 1e-12; KerasHub computes GELU with the tanh approximation.
-        tokenizer: a `BertTokenizer`/`BertTokenizerFast` (ours or transformers') or `TFBertTokenizer`: its
-            vocabulary, lowercasing and accent stripping (BERT's rule made explicit); or None.
-        folder: the preset folder (written in place; `convert.save_keras_hub_preset` makes it atomic).
-
-    Example:
-        >>> write_preset(model_state_dict(model), model.config, tokenizer, "out/preset")
-        {'embeddings.word_embeddings.weight', ..., 'classifier.weight', 'classifier.bias'}
-    """
-    _check_expressible(config)
-    keras_hub = _import_keras_hub()
-    state = {(k[len("bert."):] if k.startswith("bert.") else k): v for k, v in state_dict.items()}
-    backbone = keras_hub.models.BertBackbone(**backbone_kwargs(config))
-    rows = weight_table(config.num_hidden_layers)
-    pooler = [name for *_, name, _ in _POOLER]
-    _assign(backbone, rows, state, "BertBackbone", optional=pooler)
-    if not set(pooler) <= set(state):  # BertForMaskedLM, BertLMHeadModel have no pooler
-        logger.warning(f"{pooler} are not in the weights: the KerasHub BertBackbone keeps its initial values "
-                       "for them (its pooled_output is untrained)")
-        rows = [row for row in rows if row[4] not in pooler]
-    kh_tokenizer = None if tokenizer is None else _keras_hub_tokenizer(keras_hub, tokenizer)
-    task_name = task_of(state)
-    if task_name is None:
-        backbone.save_to_preset(folder)
-        if kh_tokenizer is not None:
-            kh_tokenizer.save_to_preset(folder)
-        return {name for *_, name, _ in rows}
-    sequence_length = min(512, config.max_position_embeddings)
-    if task_name == "BertTextClassifier":
-        preprocessor = None if kh_tokenizer is None else keras_hub.models.BertTextClassifierPreprocessor(
-            kh_tokenizer, sequence_length=sequence_length)
-        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        task = keras_hub.models.BertTextClassifier(backbone, num_classes=int(state["classifier.weight"].shape[0]),
-                                                   preprocessor=preprocessor, dropout=dropout)
-    else:
-        preprocessor = None if kh_tokenizer is None else keras_hub.models.BertMaskedLMPreprocessor(
-            kh_tokenizer, sequence_length=sequence_length)
-        task = keras_hub.models.BertMaskedLM(backbone, preprocessor=preprocessor)
-    task_rows = _TASKS[task_name][1]
-    _assign(task, task_rows, state, task_name)
-    task.save_to_preset(folder)
-    written = {name for *_, name, _ in rows + list(task_rows)}
-    if task_name == "BertMaskedLM":  # the decoder is the word embeddings in both libraries
-        written |= {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
-    return written

@@ -12,6 +12,7 @@ import weakref
 import tensorflow as tf
 
 from keras_bert_suite.data.bucketing import dense_rows
+from keras_bert_suite.tokenizers import TFBertTokenizer
 
 #: keys the models accept as inputs or labels; `model_inputs` keeps only these.
 MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels", "start_positions", "end_positions")
@@ -20,8 +21,6 @@ MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels", "start_
 def graph_tokenizer(tokenizer, **settings):
     """A `TFBertTokenizer` from a `TFBertTokenizer`, a `BertTokenizer`(Fast) or a folder, with `settings`
     (padding, max_length, truncation, ...) replacing the tokenizer's own."""
-    from keras_bert_suite.tokenizers import TFBertTokenizer
-
     base = TFBertTokenizer.coerce(tokenizer)
     if not settings:
         return base

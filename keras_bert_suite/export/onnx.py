@@ -21,16 +21,14 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
 from keras_bert_suite.io import atomic_path
+from keras_bert_suite.models import BertForMultipleChoice, BertForPreTraining, BertForQuestionAnswering, BertModel
 
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def _output_names(model):
-    from keras_bert_suite.models import (
-        BertForPreTraining, BertForQuestionAnswering, BertModel,
-    )
-
     if isinstance(model, BertModel):
         return ("last_hidden_state", "pooler_output") if model.add_pooling_layer else ("last_hidden_state",)
     if isinstance(model, BertForPreTraining):
@@ -42,8 +40,6 @@ def _output_names(model):
 
 def serving_function(model):
     """A `tf.function` from int32 token ids to the model's named output tensors, with dynamic shapes."""
-    from keras_bert_suite.models import BertForMultipleChoice
-
     rank = 3 if isinstance(model, BertForMultipleChoice) else 2
     spec = [tf.TensorSpec([None] * rank, tf.int32, name=name) for name in ONNX_INPUTS]
     names = _output_names(model)
@@ -76,8 +72,6 @@ def export_onnx(model, path, opset=17, quantize=None):
     (`export/on_tensorflow.py`).
     """
     if keras.backend.backend() != "tensorflow":
-        from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
-
         return export_on_tensorflow(export_onnx, model, None, path, opset=opset, quantize=quantize)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"unknown quantize={quantize!r}; choose one of {QUANTIZATIONS}")

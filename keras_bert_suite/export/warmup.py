@@ -39,6 +39,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_suite.export.inspect import load, resolve_version
 from keras_bert_suite.export.length_sorted import chunk_rows
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -202,8 +203,6 @@ def write_warmup(version_dir, requests, model_name=None):
 def read_warmup(path):
     """[(signature name, {input: numpy array})] from the warmup file of the SavedModel at `path` (a version
     folder, or a model folder: its latest version)."""
-    from keras_bert_suite.export.inspect import resolve_version
-
     _, _, prediction_log_pb2 = _serving_apis()
     file = os.path.join(resolve_version(path), WARMUP_FILE)
     if not os.path.exists(file):
@@ -229,8 +228,6 @@ def replay_warmup(path, loaded=None):
     Returns:
         [(signature name, inputs, outputs)] with numpy inputs and outputs, one per record.
     """
-    from keras_bert_suite.export.inspect import load, resolve_version
-
     if loaded is None:
         loaded, path = load(path)
     else:

@@ -5,8 +5,8 @@ A folder holds `vocab.txt` (one token per line, the line number is the id), `tok
 `special_tokens_map.json`, and maybe `tokenizer.json` (the Rust tokenizer's file: its normalizer settings
 lowercase / strip_accents / handle_chinese_chars are read when present; tokenizer_config.json wins over it,
 keyword arguments win over both). A KerasHub preset folder holds `assets/tokenizer/vocabulary.txt` instead of
-vocab.txt, and its `tokenizer.json` is the serialized KerasHub tokenizer (settings read by
-`checkpoints.keras_hub_preset.tokenizer_settings`).
+vocab.txt, and its `tokenizer.json` is the serialized KerasHub tokenizer (both read by
+`tokenizers.keras_hub_assets`).
 
 Example:
     >>> vocab = load_vocab("model/vocab.txt")          # {"[PAD]": 0, ...}
@@ -18,6 +18,7 @@ import json
 import os
 
 from keras_bert_suite.io import atomic_write_text
+from keras_bert_suite.tokenizers.keras_hub_assets import is_keras_hub_tokenizer, tokenizer_settings, vocabulary_file
 
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "tokenizer_config.json"
@@ -76,8 +77,6 @@ def find_vocab_file(folder: str):
         >>> find_vocab_file("bert_preset")
         'bert_preset/assets/tokenizer/vocabulary.txt'
     """
-    from keras_bert_suite.checkpoints.keras_hub_preset import vocabulary_file
-
     path = os.path.join(folder, VOCAB_FILE)
     return path if os.path.isfile(path) else vocabulary_file(folder)
 
@@ -132,10 +131,8 @@ def read_settings(folder: str) -> dict:
     if os.path.isfile(tok_json):
         with open(tok_json, "r", encoding="utf-8") as f:
             data = json.load(f)
-        from keras_bert_suite.checkpoints import keras_hub_preset
-
-        if keras_hub_preset.is_keras_hub_tokenizer(data):
-            settings.update(keras_hub_preset.tokenizer_settings(data, tok_json))
+        if is_keras_hub_tokenizer(data):
+            settings.update(tokenizer_settings(data, tok_json))
         normalizer = data.get("normalizer") or {}
         if normalizer.get("type") == "BertNormalizer":
             if "lowercase" in normalizer:
