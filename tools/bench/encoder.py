@@ -11,7 +11,8 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
+from tools.bench.common import (
+    SHAPES, add_run_arguments, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls)
 
 IMPLS = ("ours-eager", "ours-function", "ours-xla", "kerashub-xla", "hf-tf-xla", "torch", "onnxruntime")
 #: options measured on request (--impls): bfloat16 compute (float32 weights), in a tf.function or under XLA;
@@ -112,8 +113,7 @@ def main(argv=None):
     parser.add_argument("--cases", default="8x128", help="comma-separated BATCHxLENGTH")
     parser.add_argument("--grid", action="store_true", help="batch 1/8/32 x length 32/128/512")
     parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5)
+    add_run_arguments(parser, rounds=3, repeats=5)
     parser.add_argument("--chart", default="docs/bench_encoder.png")
     args = parser.parse_args(argv)
     if args.worker:

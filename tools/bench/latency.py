@@ -37,7 +37,8 @@ import time
 
 _STARTED = time.perf_counter()  # cold start counts from here: before any heavy import
 
-from tools.bench.common import emit, interleaved, machine, median_of, report_error, run_worker, table  # noqa: E402
+from tools.bench.common import (  # noqa: E402
+    emit, interleaved, machine, median_of, minilm_folder, report_error, run_worker, table)
 
 MODULE = "tools.bench.latency"
 OURS = "ours-savedmodel"
@@ -49,7 +50,7 @@ SHORT_TOKENS = (10, 14)  # tokens per short sentence, [CLS] and [SEP] included
 def short_sentences(low=SHORT_TOKENS[0], high=SHORT_TOKENS[1]):
     """SST-2 dev sentences of `low`..`high` MiniLM tokens ([CLS] and [SEP] included), in file order (115 rows)."""
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder, sentences
+    from tools.bench.serving import sentences
 
     tokenizer = BertTokenizer.from_pretrained(minilm_folder())
     return [t for t in sentences(10_000) if low <= len(tokenizer(t)["input_ids"]) <= high]
@@ -150,7 +151,6 @@ def export(path, max_length, options=None):
     import keras_bert_suite as kbs
     from keras_bert_suite.export import export_saved_model
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder
 
     folder = minilm_folder()
     model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)

