@@ -100,7 +100,8 @@ MODULES = _modules_with_examples()
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files an example writes (a chart, a SavedModel) land in a fresh folder
     if name in PENDING:
         pytest.skip(f"pending: {PENDING[name]}")
     try:
