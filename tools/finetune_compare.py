@@ -35,9 +35,8 @@ import numpy as np  # noqa: E402
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite import data as kdata  # noqa: E402
 from keras_bert_suite import metrics  # noqa: E402
-from tools.bench.common import minilm_folder  # noqa: E402
+from tools.bench.common import SHARED, minilm_folder  # noqa: E402
 
-SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
 # task -> (model class, here and in transformers; label keys; default max length)
