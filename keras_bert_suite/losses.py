@@ -5,8 +5,14 @@ label remains the loss is 0 rather than transformers' NaN, so a batch with nothi
 training.
 
 Example:
-    >>> sparse_cross_entropy(logits, labels)     # logits [batch, length, vocab], labels [batch, length]
-    >>> sparse_cross_entropy(logits, labels)     # or sentence-level: logits [batch, classes], labels [batch]
+    >>> import numpy as np
+    >>> logits = np.log(np.array([[[0.5, 0.5], [0.9, 0.1]]], "float32"))   # [batch 1, length 2, classes 2]
+    >>> round(float(sparse_cross_entropy(logits, np.array([[0, -100]]))), 4)   # the second position ignored
+    0.6931
+    >>> round(float(sparse_cross_entropy(logits[:, 1], np.array([1]))), 4)     # sentence level: [batch, classes]
+    2.3026
+    >>> float(sparse_cross_entropy(logits, np.array([[-100, -100]])))         # nothing to predict: 0, not NaN
+    0.0
 """
 
 from keras import ops

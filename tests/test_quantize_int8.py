@@ -170,7 +170,7 @@ def test_int8_export_keeps_labels_of_a_trained_head_on_sst2_dev(minilm, tmp_path
     output of 1,024 SST-2 train sentences; 66% accurate: the checkpoint's pooler was not trained for this), whose
     small margins make labels flip easily. Measured: 97.8% equal (95.4% with one input range per call), the same
     accuracy; the test holds that level, and int8 accuracy within 1 point. A classifier fine-tuned on SST-2, whose
-    margins are real, keeps 100% of its labels (`python -m tools.bench.int8_ablation`, docs/benchmarks.md)."""
+    margins are real, keeps 100% of its labels (the int8 ablation, last in commit dd87116: docs/benchmarks.md)."""
     model = kbs.BertForSequenceClassification.from_pretrained(minilm, num_labels=2)
     tokenizer = BertTokenizer.from_pretrained(minilm)
 

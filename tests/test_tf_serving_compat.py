@@ -4,7 +4,6 @@
 import gzip
 import os
 import shutil
-import sys
 
 import pytest
 import tensorflow as tf
@@ -14,9 +13,7 @@ from keras_bert_suite.cli import main
 from keras_bert_suite.export import op_lists
 from keras_bert_suite.export.compat import check_tf_serving, saved_model_ops
 from keras_bert_suite.export.tf_serving_releases import RELEASES, release
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository's tools/
-from tools import second_env  # noqa: E402
+from tools import second_env
 
 
 class _Normalizer(tf.Module):

@@ -8,9 +8,7 @@ compares with the answers of the same SavedModel here.
 """
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -23,9 +21,7 @@ from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.compat import check_tf_serving
 from keras_bert_suite.layers.sentence_pooling import POOLING_MODES
 from keras_bert_suite.tokenizers import BertTokenizer
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository's tools/
-from tools.second_env import TF_SERVING_2_20, ensure_venv, subprocess_env  # noqa: E402
+from tools.second_env import TF_SERVING_2_20, ensure_venv, subprocess_env
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,6 @@ scripts; tools/bench/cldr_text.py) against transformers' Python BertTokenizer (i
 (offsets), uncased and cased vocabularies; and the per-character table path each setting takes (both stages in one
 look-up only where nothing runs between them), with whole-word entries that can and cannot match."""
 
-import os
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,11 +10,10 @@ import tensorflow as tf
 from tokenizer_corpus import CASED, MULTILINGUAL, folder
 
 from keras_bert_suite.tokenizers import BertTokenizer, TFBertTokenizer, tables
+from tools.bench.cldr_text import cldr_rows
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("babel")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository's tools/
-from tools.bench.cldr_text import cldr_rows  # noqa: E402
 
 SETTINGS = [("uncased", "minilm", {}), ("cased", CASED, {}), ("multilingual_cased", MULTILINGUAL, {})]
 

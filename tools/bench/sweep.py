@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from tools.bench.common import ROOT, SHARED, emit, machine, table, time_calls
+from tools.bench.common import ROOT, SHARED, emit, machine, minilm_folder, table, time_calls
 
 ENCODER_IMPLS = ("ours-xla", "kerashub-xla", "hf-tf-xla", "torch")
 SERVING_IMPLS = ("ours-savedmodel", "torch+rust-tokenizer", "hf-tf-xla+rust-tokenizer", "kerashub-xla")
@@ -105,7 +105,7 @@ def worker(part, impl, shape, length, batches, repeats):
     from keras_bert_suite.tokenizers import BertTokenizer
     from tools.bench import serving
 
-    texts = exact_length_texts(BertTokenizer.from_pretrained(serving.minilm_folder()), length, max(batches))
+    texts = exact_length_texts(BertTokenizer.from_pretrained(minilm_folder()), length, max(batches))
     make = serving.load(impl, max_length=length, warmup=False)
     for batch in batches:
         seconds = time_calls(make([texts[:batch]]), repeats, warmup=1)

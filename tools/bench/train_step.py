@@ -11,7 +11,8 @@ Usage:
 
 import argparse
 
-from tools.bench.common import SHAPES, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls
+from tools.bench.common import (
+    SHAPES, add_run_arguments, bar_chart, emit, interleaved, machine, median_of, report_error, table, time_calls)
 
 IMPLS = ("ours", "ours-xla", "hf-tf", "hf-tf-xla", "kerashub-xla")
 MODULE = "tools.bench.train_step"
@@ -66,11 +67,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", nargs=5, metavar=("IMPL", "SHAPE", "BATCH", "LENGTH", "STEPS"))
     p.add_argument("--shapes", default="minilm")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--length", type=int, default=128)
+    add_run_arguments(p, batch=32, length=128, rounds=3, steps=5)
     p.add_argument("--impls", default=",".join(IMPLS))
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=5)
     p.add_argument("--chart", default="docs/bench_train_step.png")
     args = p.parse_args(argv)
     if args.worker:
