@@ -6,6 +6,7 @@
                [--handle-impossible-answer] [--max-seq-len N] [--doc-stride N] [--max-question-len N]
                [--max-answer-len N] [--max-context-tokens N] [--pooling MODE ...] [--no-normalize-embeddings] ...
     kbs predict SAVEDMODEL TEXT... [--signature NAME] [--input NAME=VALUE ...]
+    kbs predict MODEL.tflite TEXT...
     kbs serve-check SAVEDMODEL [--tf-serving VERSION]
     kbs bulk-predict MODEL_DIR INPUT OUTPUT [--signature NAME] [--input-format F] [--text-field NAME]
                [--field INPUT=NAME ...] [--output-format F] [--batch-size N] [BEAM PIPELINE OPTIONS ...]
@@ -28,6 +29,7 @@ from keras_bert_suite.convert import convert, model_class_of, save_keras_hub_pre
 from keras_bert_suite.export import inspect
 from keras_bert_suite.export.compat import check_tf_serving
 from keras_bert_suite.export.entities import STRATEGIES
+from keras_bert_suite.export.litert import predict_file
 from keras_bert_suite.hub import TOKENIZER_FILES, resolve_pretrained
 from keras_bert_suite.tokenizers import BertTokenizer
 
@@ -129,11 +131,20 @@ def _parse_inputs(fn, texts, pairs):
 
 
 def _predict(args):
+    if args.savedmodel.endswith(".tflite"):
+        if args.input or args.signature != "serving_default":
+            raise ValueError("a LiteRT file has one signature, serving_default, with one input: give the texts alone")
+        _print_rows(predict_file(args.savedmodel, args.texts))
+        return
     loaded, path = inspect.load(args.savedmodel)
     if args.signature not in loaded.signatures:
         raise ValueError(f"no signature {args.signature!r} in {path}; it has {sorted(loaded.signatures)}")
     fn = loaded.signatures[args.signature]
-    result = inspect.run(fn, _parse_inputs(fn, args.texts, args.input))
+    _print_rows(inspect.run(fn, _parse_inputs(fn, args.texts, args.input)))
+
+
+def _print_rows(result):
+    """One JSON line per request row: {output name: that row's value}."""
     rows = len(next(iter(result.values())))
     for i in range(rows):
         print(json.dumps({k: v[i] for k, v in result.items()}, ensure_ascii=False))
@@ -205,8 +216,9 @@ def build_parser():
     _export_options(p)
     p.set_defaults(func=_export)
 
-    p = sub.add_parser("predict", help="answer raw-text requests with an exported SavedModel")
-    p.add_argument("savedmodel", help="a SavedModel folder or a model base path (latest version)")
+    p = sub.add_parser("predict", help="answer raw-text requests with an exported SavedModel or LiteRT file")
+    p.add_argument("savedmodel", help="a SavedModel folder, a model base path (latest version), or a .tflite file "
+                   "from export_litert")
     p.add_argument("texts", nargs="*", help="texts for a signature with one string input")
     p.add_argument("--input", action="append", help="NAME=VALUE (repeat for a batch; choices: a|b|c)")
     p.add_argument("--signature", default="serving_default")

@@ -239,6 +239,36 @@ def test_cli_text_rows_and_failures(exports, tmp_path, capsys):
         np.testing.assert_allclose(row["logits"], expected["logits"][i], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # a LiteRT conversion
+def test_cli_serves_a_litert_file(tiny_export, tmp_path, capsys):
+    """A .tflite path (`export_litert`) serves as a SavedModel does: answers equal one direct LiteRT call of the
+    same rows, invalid UTF-8 rows fail alone with the SavedModel's reason."""
+    from keras_bert_suite.bulk import read_signature
+    from keras_bert_suite.export.litert import export_litert, litert_interpreter, run_litert
+
+    model = tiny_export.model("sequence_classification")
+    path = export_litert(model, tiny_export.tokenizer, tmp_path / "model.tflite", max_length=32)
+    spec = read_signature(path)
+    assert spec.inputs == ("text",) and spec.outputs["label"] == ("string", 0)
+    assert spec.outputs["logits"] == ("float32", 1)
+    with pytest.raises(ValueError, match="no signature 'pair'.*serving_default"):
+        read_signature(path, "pair")
+    texts = [t.encode() for t in sentences(10)]
+    lines = texts[:3] + [b"\xff\xfe broken"] + texts[3:]
+    out = str(tmp_path / "out" / "labels")
+    capsys.readouterr()
+    assert main(["bulk-predict", path, write_lines(tmp_path / "in.txt", lines), out, "--batch-size", "4",
+                 *IN_MEMORY]) == 0
+    assert "rows answered: 10" in capsys.readouterr().out
+    failed = read_jsonl(out + "-failed")
+    assert [(r["row"], r["error"]) for r in failed] == [(3, "invalid UTF-8 in input")]
+    answered = sorted(read_jsonl(out), key=lambda r: r["row"])
+    expected = run_litert(litert_interpreter(path), [lines[r["row"]] for r in answered])
+    for i, row in enumerate(answered):
+        assert row["label"] == expected["label"][i].decode()
+        np.testing.assert_allclose(row["logits"], expected["logits"][i], atol=1e-5, rtol=0)
+
+
 def test_cli_qa_jsonl_fields_and_failures(exports, tmp_path, capsys):
     """JSON lines for a two-input signature, fields named with --field; a context over the limit, a line that is
     not JSON and a row without the field fail with their line numbers."""

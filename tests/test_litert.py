@@ -2,6 +2,7 @@
 offsets; the exported .tflite, run by tf.lite's interpreter with tensorflow-text's kernels, answers as the
 raw-text SavedModel does (labels, probabilities, embeddings, per-token labels and offsets) on real text."""
 
+import json
 import os
 
 import keras
@@ -151,3 +152,25 @@ def test_minilm_embeddings_equal_the_saved_model_and_int8_stays_close(tmp_path, 
     cosine = (half * want).sum(-1)
     print(f"float16 weights: cosine to float32 min {cosine.min():.6f}")
     assert cosine.min() >= 0.9999, cosine.min()
+
+
+@pytest.mark.slow
+def test_kbs_predict_answers_from_a_litert_file_and_refuses_invalid_utf8(tmp_path, tokenizer, capsys):
+    from keras_bert_suite.cli import main
+
+    model = _tiny(kbs.BertForSequenceClassification, id2label={0: "negative", 1: "positive"})
+    path = export_litert(model, tokenizer, tmp_path / "sst2.tflite")
+    texts = ["a gorgeous , witty , seductive movie .", "dull"]
+    capsys.readouterr()
+    assert main(["predict", path, *texts]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    want = run_litert(litert_interpreter(path), texts)
+    assert [r["label"] for r in rows] == [label.decode() for label in want["label"]]
+    np.testing.assert_allclose([r["probabilities"] for r in rows], want["probabilities"], atol=1e-6)
+    assert main(["predict", path, "x", "--signature", "pair"]) == 2
+    assert "one signature" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "missing.tflite"), "x"]) == 2
+    assert "no LiteRT file at" in capsys.readouterr().err
+    # the LiteRT tokenizer would drop invalid bytes silently: they are refused before the call, as the SavedModel does
+    with pytest.raises(ValueError, match="row 1 is not valid UTF-8"):
+        run_litert(litert_interpreter(path), ["fine", b"\xff\xfe broken"])

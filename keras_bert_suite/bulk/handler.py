@@ -1,5 +1,5 @@
-"""`RawTextModelHandler`: a raw-text SavedModel of this package as an Apache Beam `ModelHandler`, for
-`apache_beam.ml.inference.RunInference`.
+"""`RawTextModelHandler`: a raw-text SavedModel of this package (or its LiteRT file) as an Apache Beam
+`ModelHandler`, for `apache_beam.ml.inference.RunInference`.
 
 Each worker process loads the SavedModel once (`tf.saved_model.load`, after importing tensorflow-text, whose ops
 the in-graph tokenizer uses) and its threads share it: RunInference keeps the loaded model in Beam's per-process
@@ -8,6 +8,10 @@ through a proxy). A batch is sorted by length, answered in one signature call, a
 the call fails on the data (invalid UTF-8, a QA context over `max_context_tokens`: InvalidArgumentError), the batch
 is split in halves and each half retried, down to the rows that fail alone: those come back failed, as
 `PredictionResult(example, {"error": "why"})`, and every other row is answered.
+
+A path ending in .tflite serves a raw-text LiteRT file (`export_litert`) the same way: one interpreter per
+worker process, called by one thread at a time (a LiteRT interpreter is not thread-safe); rows that are not valid
+UTF-8 fail alone (the LiteRT tokenizer would drop their invalid bytes where the SavedModel refuses them).
 
 Example:
     >>> import apache_beam as beam
@@ -20,11 +24,13 @@ Example:
 
 import functools
 import re
+import threading
 
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from keras_bert_suite.bulk.signature import ERROR_KEY, read_signature
+from keras_bert_suite.export.litert import litert_interpreter, utf8_rows
 
 # outputs padded to the widest row of a call, by the output that counts each row's real entries
 COUNTED = {
@@ -89,6 +95,10 @@ def clean_error(message):
     return re.sub(r"\s*\brows?:?\s*\d+(, \d+)*:?", "", reason).replace(": with ", ": ").strip()
 
 
+class RowsRefused(Exception):
+    """The model refused a call on its data (invalid UTF-8, a QA context over its limit); the message says why."""
+
+
 class LoadedSignature:
     """A loaded SavedModel and one of its signatures: what `RawTextModelHandler.load_model` returns.
 
@@ -100,6 +110,35 @@ class LoadedSignature:
 
     def __init__(self, loaded, fn, inputs):
         self.loaded, self.fn, self.inputs = loaded, fn, inputs
+
+    def answer(self, columns):
+        """`{input name: [bytes] * rows}` -> `{output name: np.ndarray [rows, ...]}`; raises `RowsRefused`."""
+        import tensorflow as tf
+
+        try:
+            out = self.fn(**{name: tf.constant(values, tf.string) for name, values in columns.items()})
+        except tf.errors.InvalidArgumentError as e:
+            raise RowsRefused(clean_error(e.message)) from None
+        return {name: value.numpy() for name, value in out.items()}
+
+
+class LoadedLiteRT:
+    """A raw-text LiteRT file's interpreter, shared by a worker's threads one call at a time: what
+    `RawTextModelHandler.load_model` returns for a .tflite path. `inputs` is ("text",)."""
+
+    def __init__(self, path, signature):
+        self.inputs = ("text",)
+        self._runner = litert_interpreter(path).get_signature_runner(signature)
+        self._lock = threading.Lock()
+
+    def answer(self, columns):
+        """As `LoadedSignature.answer`."""
+        try:
+            rows = np.array(utf8_rows(columns["text"]), dtype=object)
+        except ValueError:
+            raise RowsRefused("invalid UTF-8 in input") from None  # the SavedModel's words
+        with self._lock:
+            return dict(self._runner(text=rows))
 
 
 class RawTextModelHandler(ModelHandler):
@@ -163,18 +202,19 @@ class RawTextModelHandler(ModelHandler):
             self._model_dir = str(model_path)
 
     def load_model(self):
-        """Import tensorflow-text (its ops), load the SavedModel and return its `LoadedSignature`."""
+        """Import tensorflow-text (its ops), load the SavedModel and return its `LoadedSignature` (a LiteRT
+        file: its `LoadedLiteRT`)."""
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the ops of the in-graph tokenizer before loading)
 
         spec = self.spec()
+        if spec.path.endswith(".tflite"):
+            return LoadedLiteRT(spec.path, self._signature)
         loaded = tf.saved_model.load(spec.path)
         return LoadedSignature(loaded, loaded.signatures[self._signature], spec.inputs)
 
     def run_inference(self, batch, model, inference_args=None):
         """One `PredictionResult` per element of `batch`, in its order (see the class docstring)."""
-        import tensorflow as tf
-
         inputs, answers = [], [None] * len(batch)
         for i, element in enumerate(batch):
             row = self._row(element, model.inputs)
@@ -188,15 +228,13 @@ class RawTextModelHandler(ModelHandler):
         while parts:
             part = parts.pop()
             try:
-                out = model.fn(**{name: tf.constant([inputs[i][name] for i in part], tf.string)
-                                  for name in model.inputs})
-            except tf.errors.InvalidArgumentError as e:
+                arrays = model.answer({name: [inputs[i][name] for i in part] for name in model.inputs})
+            except RowsRefused as e:
                 if len(part) == 1:
-                    answers[part[0]] = {ERROR_KEY: clean_error(e.message)}
+                    answers[part[0]] = {ERROR_KEY: str(e)}
                 else:  # isolate the rows that fail: retry each half
                     parts += [part[len(part) // 2:], part[:len(part) // 2]]
                 continue
-            arrays = {name: value.numpy() for name, value in out.items()}
             for j, i in enumerate(part):
                 answers[i] = trim_row({name: np.asarray(value[j], value.dtype) for name, value in arrays.items()})
         return [PredictionResult(element, answer, self._model_dir) for element, answer in zip(batch, answers)]

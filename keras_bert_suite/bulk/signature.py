@@ -1,5 +1,6 @@
 """What a SavedModel signature takes and gives, read from `saved_model.pb` alone (no function is loaded, no
 tensorflow-text op is needed): the pipeline checks its fields and builds output schemas before any worker starts.
+A raw-text LiteRT file (`export_litert`, a path ending in .tflite) is read through its interpreter instead.
 
 Example:
     >>> spec = read_signature("savedmodels/sst2", "serving_default")
@@ -10,7 +11,10 @@ Example:
 import dataclasses
 import os
 
+import numpy as np
+
 from keras_bert_suite.export.inspect import resolve_version
+from keras_bert_suite.export.litert import litert_interpreter
 
 #: the key of a failed row's `PredictionResult.inference`: {"error": "why"} (no signature output has this name)
 ERROR_KEY = "error"
@@ -41,6 +45,8 @@ def read_signature(model_dir, signature="serving_default"):
     from tensorflow.core.protobuf import saved_model_pb2
 
     path = os.fspath(model_dir)
+    if path.endswith(".tflite"):
+        return read_litert_signature(path, signature)
     if "://" not in path:  # versions are found by listing a local folder; a remote path names its version
         path = resolve_version(path)
     proto = saved_model_pb2.SavedModel()
@@ -62,3 +68,27 @@ def read_signature(model_dir, signature="serving_default"):
         raise ValueError(f"signature {signature!r} has an output named {ERROR_KEY!r}, the name bulk inference "
                          "gives failed rows")
     return SignatureSpec(path, signature, tuple(sorted(ranked)), outputs)
+
+
+def read_litert_signature(path, signature="serving_default"):
+    """The `SignatureSpec` of a raw-text LiteRT file (`export_litert`): one signature, "serving_default", whose
+    input `text` takes one string per row."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no LiteRT file at {path}")
+    interpreter = litert_interpreter(path)
+    available = sorted(interpreter.get_signature_list())
+    if signature not in available:
+        raise ValueError(f"no signature {signature!r} in {path}; it has {available}")
+    runner = interpreter.get_signature_runner(signature)
+
+    def described(details):  # {name: (dtype name, rank of one row)}, as for a SavedModel
+        kinds = {name: np.dtype(d["dtype"]) for name, d in details.items()}
+        return {name: ("string" if kinds[name].kind == "S" else kinds[name].name,
+                       max(len(d["shape_signature"]) - 1, 0)) for name, d in sorted(details.items())}
+
+    inputs, outputs = described(runner.get_input_details()), described(runner.get_output_details())
+    if any(rank != 0 or dtype != "string" for dtype, rank in inputs.values()):
+        raise ValueError(f"{path} takes inputs {inputs}, not one string per row")
+    if ERROR_KEY in outputs:
+        raise ValueError(f"{path} has an output named {ERROR_KEY!r}, the name bulk inference gives failed rows")
+    return SignatureSpec(path, signature, tuple(sorted(inputs)), outputs)

@@ -65,10 +65,11 @@ def run(fn, inputs):
     if missing:
         raise ValueError(f"this signature needs inputs {sorted(names)}; missing {missing}")
     result = fn(**{k: tf.constant(v, tf.string) for k, v in inputs.items() if k in names})
-    return {k: _plain(v.numpy()) for k, v in result.items()}
+    return {k: plain(v.numpy()) for k, v in result.items()}
 
 
-def _plain(value):
+def plain(value):
+    """A numpy answer as Python values for JSON: lists, with byte strings decoded (invalid UTF-8 replaced)."""
     if value.dtype == object:
         return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(value).tolist() \
             if value.size else value.tolist()

@@ -33,6 +33,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from keras_bert_suite import io
+from keras_bert_suite.export.inspect import plain
 from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
 
 LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification", "masked_lm")
@@ -216,7 +217,39 @@ def litert_interpreter(model, num_threads=None):
                                         num_threads=num_threads, **source)
 
 
+def utf8_rows(texts):
+    """`texts` (str or bytes) as UTF-8 bytes. Raises ValueError naming the first row that is not valid UTF-8: the
+    LiteRT tokenizer would drop its invalid bytes silently, where the SavedModel refuses the request."""
+    rows = []
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            text = text.encode("utf-8", "surrogatepass")
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"row {i} is not valid UTF-8 ({error.reason} at byte {error.start})") from None
+        rows.append(text)
+    return rows
+
+
 def run_litert(interpreter, texts):
-    """Answers of an exported model for `texts` (a list of str): a dict of numpy arrays."""
+    """Answers of an exported model for `texts` (a list of str or UTF-8 bytes): a dict of numpy arrays. Raises
+    ValueError on a row that is not valid UTF-8 (`utf8_rows`)."""
     runner = interpreter.get_signature_runner()
-    return runner(text=np.array([t.encode("utf-8") if isinstance(t, str) else t for t in texts], dtype=object))
+    return runner(text=np.array(utf8_rows(texts), dtype=object))
+
+
+def predict_file(path, texts, num_threads=None):
+    """What `kbs predict model.tflite TEXT...` prints: the answers of a raw-text LiteRT file for `texts` (a list
+    of str), as Python lists per output (strings decoded), all texts in one call.
+
+    Example:
+        >>> predict_file("savedmodels/sst2.tflite", ["a fine film"])["label"]  # doctest: +SKIP
+        ['positive']
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no LiteRT file at {path}")
+    if not texts:
+        raise ValueError("give at least one text to answer")
+    answers = run_litert(litert_interpreter(path, num_threads=num_threads), list(texts))
+    return {key: plain(value) for key, value in sorted(answers.items())}
