@@ -21,11 +21,14 @@ Offline (`local_files_only=True`, or HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1 i
 comes from the cache, and the first weights format found complete there is used. Online, a connection failure
 also falls back to the cache, as transformers does.
 
-The environment is read at call time: huggingface_hub copies HF_HUB_OFFLINE, HF_HUB_CACHE, HF_HOME and
-HF_ENDPOINT into `huggingface_hub.constants` once, when it is imported. `resolve_pretrained` reads them from
-`os.environ` on every call, passes the cache folder and endpoint explicitly, and sets
-`huggingface_hub.constants.HF_HUB_OFFLINE` to the environment's value for the duration of the call (restored
-after it, so other users of huggingface_hub in the process see what they saw before).
+huggingface_hub does the Hub's work: `HfApi.list_repo_files` lists the repo, `hf_hub_download` fetches each chosen
+file (in order, by the revision asked for), `snapshot_download(local_files_only=True)` finds the cached snapshot
+of a revision and `try_to_load_from_cache` a cached file. The environment is read at call time: huggingface_hub
+copies HF_HUB_OFFLINE, HF_HUB_CACHE, HF_HOME and HF_ENDPOINT into `huggingface_hub.constants` once, when it is
+imported, so `resolve_pretrained` reads them from `os.environ` on every call and passes the cache folder, the
+endpoint and `local_files_only` as arguments. One thing has no argument: when HF_HUB_OFFLINE was on at
+huggingface_hub's import and is off now, its HTTP session still refuses every request, so for that call only
+`constants.HF_HUB_OFFLINE` is turned off and the session remade (both restored after it).
 
 Example:
     >>> folder = resolve_pretrained("google-bert/bert-base-uncased", kind="tokenizer")  # doctest: +SKIP
@@ -39,8 +42,14 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
-import re
+
+from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download, try_to_load_from_cache
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.utils import HFValidationError, reset_sessions, validate_repo_id
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout
 
 KINDS = ("model", "config", "tokenizer", None)
 CONFIG_FILE = "config.json"
@@ -57,8 +66,8 @@ VOCAB_FILES = ("vocab.txt", "assets/tokenizer/vocabulary.txt")  # Hugging Face's
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
 _REQUIRED = {"config": (CONFIG_FILE,), "model": (CONFIG_FILE,), "tokenizer": (), None: ()}
 _WHAT = {"config": "config", "model": "checkpoint", "tokenizer": "vocabulary", None: "folder"}
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download", "subfolder")
+_UNREACHABLE = (RequestsConnectionError, Timeout, OfflineModeIsEnabled)
 
 
 class PretrainedNotFoundError(FileNotFoundError):
@@ -67,6 +76,10 @@ class PretrainedNotFoundError(FileNotFoundError):
 
 class InvalidPretrainedNameError(FileNotFoundError, ValueError):
     """A name that is neither an existing local path nor a valid Hub repo id."""
+
+
+class ShardIndexError(ValueError):
+    """A `*.index.json` shard index that is not JSON, has no `weight_map`, or names a shard outside its folder."""
 
 
 def pop_hub_kwargs(kwargs: dict) -> dict:
@@ -92,7 +105,8 @@ def env_offline() -> bool:
 
 def default_cache_dir() -> str:
     """The Hub cache folder the environment names now: HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else
-    HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
+    HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub (huggingface_hub's order,
+    which it reads once at import)."""
     for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if os.environ.get(name):
             return os.path.expanduser(os.path.expandvars(os.environ[name]))
@@ -103,20 +117,19 @@ def default_cache_dir() -> str:
 
 
 @contextlib.contextmanager
-def _offline_constant(value):
-    """`huggingface_hub.constants.HF_HUB_OFFLINE` set to `value` inside the block, restored after it."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import reset_sessions
-
-    saved, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, value
-    if saved != value:
-        reset_sessions()  # huggingface_hub's cached HTTP session keeps the offline state it was made in
+def _online_session():
+    """huggingface_hub's HTTP session allowed to reach the Hub inside the block, whatever HF_HUB_OFFLINE was at
+    its import (the session it caches refuses every request when that was on); restored after the block."""
+    if not constants.HF_HUB_OFFLINE:
+        yield
+        return
+    constants.HF_HUB_OFFLINE = False
+    reset_sessions()
     try:
         yield
     finally:
-        constants.HF_HUB_OFFLINE = saved
-        if saved != value:
-            reset_sessions()
+        constants.HF_HUB_OFFLINE = True
+        reset_sessions()
 
 
 def _endpoint():
@@ -125,8 +138,6 @@ def _endpoint():
 
 
 def _repo_id(name, kind):
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     try:
         validate_repo_id(name)
     except HFValidationError as exc:
@@ -137,35 +148,15 @@ def _repo_id(name, kind):
     return name
 
 
-def _cached_snapshot(repo_id, revision, cache_dir, why):
-    """The snapshot folder of `repo_id` at `revision` in `cache_dir`; else an error naming them and `why` the
-    cache had to serve (downloads off, the Hub unreachable)."""
-    from huggingface_hub.file_download import repo_folder_name
-
-    repo_folder = os.path.join(cache_dir, repo_folder_name(repo_id=repo_id, repo_type="model"))
-    revision = revision or "main"
-    commit = revision
-    if not _COMMIT.match(revision):
-        ref = os.path.join(repo_folder, "refs", revision)
-        commit = None
-        if os.path.isfile(ref):
-            with open(ref, encoding="utf-8") as f:
-                commit = f.read().strip()
-    snapshot = os.path.join(repo_folder, "snapshots", commit) if commit else None
-    if snapshot is None or not os.path.isdir(snapshot):
-        raise PretrainedNotFoundError(
-            f"{repo_id!r} (revision {revision!r}) is not a local path and is not in the Hugging Face cache "
-            f"{cache_dir!r}, and {why}. Download it once online, or set HF_HUB_CACHE / HF_HOME to the cache "
-            "that holds it."
-        )
-    return snapshot
-
-
 def _join(folder, subfolder):
     return os.path.join(folder, *subfolder.split("/")) if subfolder else folder
 
 
-def _cached_files(base):
+def _in_repo(subfolder, name):
+    return f"{subfolder}/{name}" if subfolder else name
+
+
+def _files_under(base):
     """Every file under the folder `base`, as paths relative to it with '/' separators."""
     out = []
     for root, _, names in os.walk(base):
@@ -176,12 +167,36 @@ def _cached_files(base):
 
 
 def _shards(index_file):
-    """The shard file names a `*.index.json` lists, relative to its folder (names reaching outside refused)."""
-    from keras_bert_suite.checkpoints.safetensors_io import read_shard_index
+    """The shard file names a `*.index.json` lists in its `weight_map`, sorted, '/'-separated and relative to
+    its folder; a name that is absolute or reaches outside the folder raises ShardIndexError."""
+    try:
+        with open(index_file, encoding="utf-8") as f:
+            index = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShardIndexError(f"{index_file}: shard index is not valid JSON ({exc})") from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ShardIndexError(f"{index_file}: shard index has no 'weight_map' object")
+    for shard in weight_map.values():
+        parts = shard.replace("\\", "/").split("/") if isinstance(shard, str) else []
+        if not shard or not parts or os.path.isabs(shard) or ".." in parts:
+            raise ShardIndexError(f"{index_file}: bad shard file name {shard!r} in weight_map")
+    return sorted({os.path.normpath(shard).replace(os.sep, "/") for shard in weight_map.values()})
 
-    folder = os.path.dirname(os.path.abspath(index_file))
-    shards = read_shard_index(index_file).values()
-    return sorted({os.path.relpath(shard, folder).replace(os.sep, "/") for shard in shards})
+
+def _weights(present, fetch):
+    """The first weights format complete among the names `present`: its files (an index with its shards, a
+    KerasHub preset's weights with its task files), or None."""
+    for name in WEIGHTS_FILES:
+        if name not in present:
+            continue
+        if not name.endswith(".index.json"):
+            tasks = KERAS_HUB_TASK_FILES if name == "model.weights.h5" else ()
+            return [name] + [task for task in tasks if task in present]
+        shards = _shards(fetch(name))
+        if shards and all(shard in present for shard in shards):
+            return [name] + shards
+    return None
 
 
 def _select(kind, extra_files, present, fetch, repo_id, where):
@@ -202,22 +217,12 @@ def _select(kind, extra_files, present, fetch, repo_id, where):
             )
         chosen += vocab + [name for name in TOKENIZER_FILES if name in present and name not in vocab]
     if kind == "model":
-        for name in WEIGHTS_FILES:
-            if name not in present:
-                continue
-            if not name.endswith(".index.json"):
-                chosen.append(name)
-                if name == "model.weights.h5":
-                    chosen += [task for task in KERAS_HUB_TASK_FILES if task in present]
-                break
-            shards = _shards(fetch(name))
-            if shards and all(shard in present for shard in shards):
-                chosen += [name] + shards
-                break
-        else:
+        weights = _weights(present, fetch)
+        if weights is None:
             raise PretrainedNotFoundError(
                 f"{repo_id!r} has no BERT weights ({where}); looked for {', '.join(WEIGHTS_FILES)}"
             )
+        chosen += weights
     for pattern in extra_files:
         matches = sorted(name for name in present if fnmatch.fnmatchcase(name, pattern))
         chosen += [name for name in matches if name not in chosen]
@@ -232,14 +237,6 @@ def _with_id(exc, repo_id, revision):
     except TypeError:
         new = OSError(message)
     return new
-
-
-def _list_remote(repo_id, revision, token, subfolder, endpoint):
-    from huggingface_hub import HfApi
-
-    files = HfApi(endpoint=endpoint).list_repo_files(repo_id, revision=revision, token=token)
-    prefix = subfolder.strip("/") + "/" if subfolder else ""
-    return [name[len(prefix):] for name in files if name.startswith(prefix)]
 
 
 def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=None, token=None,
@@ -264,6 +261,7 @@ def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=N
         InvalidPretrainedNameError: neither an existing path nor a valid repo id (names it).
         PretrainedNotFoundError: offline and not cached (names the id, the cache folder and HF_HUB_OFFLINE),
             or the repo lacks a required file or any weights (lists the names looked for).
+        ShardIndexError: the chosen format's shard index is unreadable or names a shard outside its folder.
         huggingface_hub.errors.HfHubHTTPError and subclasses (GatedRepoError, RepositoryNotFoundError, ...):
             the Hub's refusal, its message led by the repo id, the original as `__cause__`.
 
@@ -281,63 +279,88 @@ def resolve_pretrained(name_or_path, *, kind="model", revision=None, cache_dir=N
     local = _join(path, subfolder)
     if os.path.exists(local) or (kind == "model" and os.path.exists(local + ".index")):
         return local
-    repo_id = _repo_id(path, kind)
-    cache_dir = os.fspath(cache_dir) if cache_dir else default_cache_dir()
-    with _offline_constant(env_offline()):
-        return _resolve_id(repo_id, kind, revision, cache_dir, token, bool(local_files_only), force_download,
-                           subfolder, extra_files)
-
-
-def _resolve_id(repo_id, kind, revision, cache_dir, token, local_files_only, force_download, subfolder,
-                extra_files):
-    """`resolve_pretrained` for a Hub id, inside `_offline_constant`: the snapshot folder."""
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-    from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import Timeout
-
-    endpoint = _endpoint()
-    present = None
+    repo = _Repo(_repo_id(path, kind), revision, os.fspath(cache_dir) if cache_dir else default_cache_dir(),
+                 token, subfolder)
     why = (f"downloads are off (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '')!r}, "
-           f"local_files_only={local_files_only})")
-    if not (local_files_only or constants.HF_HUB_OFFLINE):
-        try:
-            present = _list_remote(repo_id, revision, token, subfolder, endpoint)
-        except (RequestsConnectionError, Timeout, OfflineModeIsEnabled) as exc:
-            present = None  # unreachable: fall back to the cache
-            why = f"the Hub at {endpoint or constants.ENDPOINT} could not be reached ({type(exc).__name__})"
-        except HfHubHTTPError as exc:
-            raise _with_id(exc, repo_id, revision) from exc
+           f"local_files_only={bool(local_files_only)})")
+    if not (local_files_only or env_offline()):
+        with _online_session():
+            try:
+                present = repo.list_remote()
+            except _UNREACHABLE as exc:  # fall back to the cache
+                why = f"the Hub at {repo.endpoint or constants.ENDPOINT} could not be reached ({type(exc).__name__})"
+            else:
+                return repo.download(kind, extra_files, present, force_download)
+    return repo.from_cache(kind, extra_files, why)
 
-    if present is None:
-        base = _join(_cached_snapshot(repo_id, revision, cache_dir, why), subfolder)
-        where = f"cached in {base!r}"
-        _select(kind, extra_files, _cached_files(base) if os.path.isdir(base) else (),
-                lambda name: os.path.join(base, name), repo_id, where)
+
+class _Repo:
+    """One Hub repo at one revision, its cache folder, token and subfolder: the online and cached halves of
+    `resolve_pretrained`."""
+
+    def __init__(self, repo_id, revision, cache_dir, token, subfolder):
+        self.id, self.revision, self.cache_dir, self.token, self.subfolder = (
+            repo_id, revision, cache_dir, token, subfolder)
+        self.endpoint = _endpoint()
+
+    def snapshot(self, why):
+        """The cached snapshot folder of the revision (joined with the subfolder); else PretrainedNotFoundError
+        naming the id, the revision, the cache and `why` the cache had to serve."""
+        try:
+            folder = snapshot_download(self.id, revision=self.revision, cache_dir=self.cache_dir,
+                                       local_files_only=True)
+        except LocalEntryNotFoundError:
+            raise PretrainedNotFoundError(
+                f"{self.id!r} (revision {self.revision or 'main'!r}) is not a local path and is not in the Hugging "
+                f"Face cache {self.cache_dir!r}, and {why}. Download it once online, or set HF_HUB_CACHE / HF_HOME "
+                "to the cache that holds it."
+            ) from None
+        return _join(folder, self.subfolder)
+
+    def from_cache(self, kind, extra_files, why):
+        """The cached snapshot folder, once it holds what `kind` and `extra_files` need."""
+        base = self.snapshot(why)
+        present = _files_under(base) if os.path.isdir(base) else ()
+        _select(kind, extra_files, present, self.cached_file, self.id, f"cached in {base!r}")
         return base
 
-    def download(name):
+    def cached_file(self, name):
+        return try_to_load_from_cache(self.id, _in_repo(self.subfolder, name), cache_dir=self.cache_dir,
+                                      revision=self.revision)
+
+    def list_remote(self):
+        """The repo's file names under the subfolder (relative to it); Hub refusals led by the repo id."""
         try:
-            return hf_hub_download(repo_id, name, subfolder=subfolder or None, revision=revision,
-                                   cache_dir=cache_dir, token=token, force_download=force_download,
-                                   endpoint=endpoint)
+            files = HfApi(endpoint=self.endpoint).list_repo_files(self.id, revision=self.revision, token=self.token)
         except HfHubHTTPError as exc:
-            raise _with_id(exc, repo_id, revision) from exc
+            raise _with_id(exc, self.id, self.revision) from exc
+        prefix = self.subfolder + "/" if self.subfolder else ""
+        return [name[len(prefix):] for name in files if name.startswith(prefix)]
 
-    where = f"files of revision {revision or 'main'!r}" + (f" under {subfolder!r}" if subfolder else "")
-    fetched = {}
+    def download(self, kind, extra_files, present, force_download):
+        """Fetch what `kind` and `extra_files` need of the names `present` (one request per file, in order);
+        the snapshot folder."""
+        fetched = {}
 
-    def fetch(name):
-        if name not in fetched:
-            fetched[name] = download(name)
-        return fetched[name]
+        def fetch(name):
+            if name not in fetched:
+                try:
+                    fetched[name] = hf_hub_download(
+                        self.id, name, subfolder=self.subfolder or None, revision=self.revision,
+                        cache_dir=self.cache_dir, token=self.token, force_download=force_download,
+                        endpoint=self.endpoint)
+                except HfHubHTTPError as exc:
+                    raise _with_id(exc, self.id, self.revision) from exc
+            return fetched[name]
 
-    chosen = _select(kind, extra_files, present, fetch, repo_id, where)
-    if not chosen:  # kind=None and no extra file present: config.json makes the snapshot folder exist
-        if CONFIG_FILE not in present:
-            looked_for = ", ".join([*extra_files, CONFIG_FILE])
-            raise PretrainedNotFoundError(f"{repo_id!r} has none of {looked_for} ({where})")
-        chosen = [CONFIG_FILE]
-    for name in chosen:
-        fetch(name)
-    return _join(_cached_snapshot(repo_id, revision, cache_dir, "nothing was downloaded"), subfolder)
+        where = f"files of revision {self.revision or 'main'!r}" + (
+            f" under {self.subfolder!r}" if self.subfolder else "")
+        chosen = _select(kind, extra_files, present, fetch, self.id, where)
+        if not chosen:  # kind=None and no extra file present: config.json makes the snapshot folder exist
+            if CONFIG_FILE not in present:
+                looked_for = ", ".join([*extra_files, CONFIG_FILE])
+                raise PretrainedNotFoundError(f"{self.id!r} has none of {looked_for} ({where})")
+            chosen = [CONFIG_FILE]
+        for name in chosen:
+            fetch(name)
+        return self.snapshot("nothing was downloaded")

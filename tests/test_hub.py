@@ -13,10 +13,14 @@ from helpers import TINY, batch
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 import keras_bert_suite as kbs
-from keras_bert_suite.checkpoints.errors import CheckpointError
 from keras_bert_suite.checkpoints.mapping import model_state_dict
 from keras_bert_suite.checkpoints.safetensors_io import read_safetensors
-from keras_bert_suite.hub import InvalidPretrainedNameError, PretrainedNotFoundError, resolve_pretrained
+from keras_bert_suite.hub import (
+    InvalidPretrainedNameError,
+    PretrainedNotFoundError,
+    ShardIndexError,
+    resolve_pretrained,
+)
 
 MODEL_CLASSES = (
     "BertModel", "BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM", "BertForNextSentencePrediction",
@@ -119,7 +123,7 @@ def test_offline_picks_the_first_cached_weights_format(tmp_path, monkeypatch, ti
         resolve_pretrained("org/only-bin", cache_dir=cache)
     assert resolve_pretrained("org/only-bin", cache_dir=cache, kind="config") == folder
     (only_bin / "model.safetensors.index.json").write_text('{"weight_map": {"w": "../outside.safetensors"}}')
-    with pytest.raises(CheckpointError, match="bad shard file name '../outside.safetensors'"):
+    with pytest.raises(ShardIndexError, match="bad shard file name '../outside.safetensors'"):
         resolve_pretrained("org/only-bin", cache_dir=cache)
 
 

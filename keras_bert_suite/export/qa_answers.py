@@ -71,23 +71,11 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
         >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont, top_k=3)
         >>> found["top_answers"], found["num_answers"]      # [examples, 3], [examples]
     """
-    mask = features["context_mask"]
+    mask, example_ids = features["context_mask"], features["example_ids"]
     num_examples = tf.shape(contexts)[0]
-    example_ids = features["example_ids"]
-    p_start = _softmax_with_cls(start_logits, mask)
-    p_end = _softmax_with_cls(end_logits, mask)
-    cls_product = tf.reduce_sum(p_start[:, :1] * p_end[:, :1], axis=1)  # [features]; a batch may have length 0
-    null = tf.math.unsorted_segment_min(cls_product, example_ids, num_examples)
-    band = max_answer_len
-    framed = lambda x: tf.signal.frame(tf.pad(x, [[0, 0], [0, band - 1]]), band, 1, axis=-1)  # noqa: E731
-    allowed = mask[:, :, None] & (framed(tf.cast(mask, tf.float32)) > 0.0)
-    pair = tf.where(allowed, p_start[:, :, None] * framed(p_end), -1.0)
-    flat = tf.reshape(pair, [tf.shape(pair)[0], -1])
-    k = tf.minimum(2 * top_k + 10 if align_to_words else top_k, tf.shape(flat)[1])
-    scores, cells = tf.math.top_k(flat, k=k)  # [features, k], best first
-    window = tf.broadcast_to(tf.range(tf.shape(flat)[0])[:, None], tf.shape(cells))
-    start_tok = cells // band
-    end_tok = start_tok + cells % band
+    p_start, p_end, null = _probabilities(start_logits, end_logits, mask, example_ids, num_examples)
+    k = 2 * top_k + 10 if align_to_words else top_k
+    window, scores, start_tok, end_tok = _best_spans(p_start, p_end, mask, max_answer_len, k)
     real = scores >= 0.0  # both ends on context tokens
     if keep is not None:
         real = real & tf.gather(keep, tf.gather(example_ids, window))
@@ -101,22 +89,60 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
     c_start = tf.gather_nd(char_start, tf.stack([c_window, pick(start_tok)], axis=1))
     c_end = tf.gather_nd(char_end, tf.stack([c_window, pick(end_tok)], axis=1))
     c_text = tf.strings.substr(tf.gather(contexts, c_example), c_start, c_end - c_start, unit="UTF8_CHAR")
+    entries = _same_text_summed(c_example, c_text, c_start, c_end, c_score)
+    if handle_impossible_answer:
+        entries = _with_null_answer(entries, null, num_examples)
+    return _best_per_example(entries, num_examples, top_k)
+
+
+def _probabilities(start_logits, end_logits, mask, example_ids, num_examples):
+    """(p_start, p_end) [features, length] by `_softmax_with_cls`, and each example's null score [examples]:
+    the smallest product of the two at [CLS] over its windows."""
+    p_start = _softmax_with_cls(start_logits, mask)
+    p_end = _softmax_with_cls(end_logits, mask)
+    cls_product = tf.reduce_sum(p_start[:, :1] * p_end[:, :1], axis=1)  # [features]; a batch may have length 0
+    return p_start, p_end, tf.math.unsorted_segment_min(cls_product, example_ids, num_examples)
+
+
+def _best_spans(p_start, p_end, mask, band, k):
+    """Each window's `k` best spans of at most `band` tokens starting on a context token, best first:
+    (window, score, start token, end token), each [features, k]; a score < 0 marks a span that ends off the
+    context."""
+    framed = lambda x: tf.signal.frame(tf.pad(x, [[0, 0], [0, band - 1]]), band, 1, axis=-1)  # noqa: E731
+    allowed = mask[:, :, None] & (framed(tf.cast(mask, tf.float32)) > 0.0)
+    pair = tf.where(allowed, p_start[:, :, None] * framed(p_end), -1.0)
+    flat = tf.reshape(pair, [tf.shape(pair)[0], -1])
+    k = tf.minimum(k, tf.shape(flat)[1])
+    scores, cells = tf.math.top_k(flat, k=k)  # [features, k], best first
+    window = tf.broadcast_to(tf.range(tf.shape(flat)[0])[:, None], tf.shape(cells))
+    start_tok = cells // band
+    return window, scores, start_tok, start_tok + cells % band
+
+
+def _same_text_summed(c_example, c_text, c_start, c_end, c_score):
+    """Candidate spans [candidates] -> entries (dict of answer, start, end, score, example): one per example and
+    text (case-insensitive), scores added, the first candidate's characters kept, in order of first
+    occurrence."""
     key = tf.strings.join([tf.strings.as_string(c_example), tf.strings.lower(c_text, encoding="utf-8")], "\x00")
     _, group = tf.unique(key)  # groups numbered in order of first occurrence
     n = tf.reduce_max(tf.concat([group, [-1]], 0)) + 1
     total = tf.math.unsorted_segment_sum(c_score, group, n)
     first = tf.math.unsorted_segment_min(tf.range(tf.shape(group)[0]), group, n)
     g_example = tf.gather(c_example, first)
-    entries = {"answer": tf.gather(c_text, first), "start": tf.gather(c_start, first),
-               "end": tf.gather(c_end, first), "score": total, "example": g_example}
-    if handle_impossible_answer:  # the empty answer, after the spans (it loses ties), for examples with one
-        has = tf.math.unsorted_segment_max(tf.ones_like(g_example), g_example, num_examples) > 0
-        asked = tf.boolean_mask(tf.range(num_examples), has)
-        zeros = tf.zeros_like(asked)
-        extra = {"answer": tf.fill(tf.shape(asked), ""), "start": zeros, "end": zeros,
-                 "score": tf.gather(null, asked), "example": asked}
-        entries = {name: tf.concat([entries[name], extra[name]], 0) for name in entries}
-    return _best_per_example(entries, num_examples, top_k)
+    return {"answer": tf.gather(c_text, first), "start": tf.gather(c_start, first),
+            "end": tf.gather(c_end, first), "score": total, "example": g_example}
+
+
+def _with_null_answer(entries, null, num_examples):
+    """`entries` and, after them (it loses ties), the empty answer ("" at 0, 0) scored `null` [examples] for
+    each example that has an entry."""
+    g_example = entries["example"]
+    has = tf.math.unsorted_segment_max(tf.ones_like(g_example), g_example, num_examples) > 0
+    asked = tf.boolean_mask(tf.range(num_examples), has)
+    zeros = tf.zeros_like(asked)
+    extra = {"answer": tf.fill(tf.shape(asked), ""), "start": zeros, "end": zeros,
+             "score": tf.gather(null, asked), "example": asked}
+    return {name: tf.concat([entries[name], extra[name]], 0) for name in entries}
 
 
 def _best_per_example(entries, num_examples, top_k):

@@ -51,14 +51,32 @@ def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, 
         >>> feats = qa_features(tok, tf.constant(["who?"]), tf.constant(["Ada wrote it."]), max_length=64,
         ...                     doc_stride=16)
     """
-    q_ids, _, _ = tokenizer.word_pieces(questions, with_offsets=False)
-    c_ids, c_start, c_end = tokenizer.word_pieces(contexts, with_offsets=True)
-    int32 = lambda rt: tf.cast(rt, tf.int32)  # noqa: E731
-    q_ids, c_ids, c_start, c_end = int32(q_ids[:, :max_question_tokens]), int32(c_ids), int32(c_start), int32(c_end)
+    q_ids, c_ids, c_start, c_end = _word_pieces(tokenizer, questions, contexts, max_question_tokens)
     q_len = tf.cast(q_ids.row_lengths(), tf.int32)
     c_len = tf.cast(c_ids.row_lengths(), tf.int32)
     if max_context_tokens is not None:
         c_len = check_context_tokens(c_len, max_context_tokens)
+    example_ids, flat_index = _windows(q_len, c_len, c_ids.row_splits, max_length, doc_stride)
+    take = lambda values: tf.gather(values, flat_index)  # noqa: E731
+    ctx_ids, ctx_start, ctx_end = take(c_ids.flat_values), take(c_start.flat_values), take(c_end.flat_values)
+    question = _gather_rows(q_ids, example_ids)
+    pieces = _join_windows(tokenizer, example_ids, question, ctx_ids, ctx_start, ctx_end)
+    return _padded(tokenizer, example_ids, pieces, pad_to_multiple_of)
+
+
+def _word_pieces(tokenizer, questions, contexts, max_question_tokens):
+    """(question ids cut to `max_question_tokens`, context ids, context char starts, char ends): int32 ragged
+    [examples, (pieces)]."""
+    q_ids, _, _ = tokenizer.word_pieces(questions, with_offsets=False)
+    c_ids, c_start, c_end = tokenizer.word_pieces(contexts, with_offsets=True)
+    int32 = lambda rt: tf.cast(rt, tf.int32)  # noqa: E731
+    return int32(q_ids[:, :max_question_tokens]), int32(c_ids), int32(c_start), int32(c_end)
+
+
+def _windows(q_len, c_len, c_row_splits, max_length, doc_stride):
+    """(example_ids [windows], flat_index ragged [windows, (pieces)]): each window's example, and the positions
+    of its context pieces in the contexts' flat values. A window holds `max_length - 3 - question length`
+    pieces (at least 1); neighbours share `doc_stride` of them."""
     window = tf.maximum(max_length - 3 - q_len, 1)
     step = tf.maximum(window - doc_stride, 1)
     extra = tf.maximum(c_len - window, 0)
@@ -68,10 +86,12 @@ def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, 
     w_start = k * tf.gather(step, example_ids)
     w_stop = tf.minimum(w_start + tf.gather(window, example_ids), tf.gather(c_len, example_ids))
     positions = tf.ragged.range(w_start, tf.maximum(w_stop, w_start))
-    flat_index = positions + tf.cast(tf.gather(c_ids.row_splits, example_ids), tf.int32)[:, None]
-    take = lambda values: tf.gather(values, flat_index)  # noqa: E731
-    ctx_ids, ctx_start, ctx_end = take(c_ids.flat_values), take(c_start.flat_values), take(c_end.flat_values)
-    question = _gather_rows(q_ids, example_ids)
+    return example_ids, positions + tf.cast(tf.gather(c_row_splits, example_ids), tf.int32)[:, None]
+
+
+def _join_windows(tokenizer, example_ids, question, ctx_ids, ctx_start, ctx_end):
+    """[CLS] question [SEP] context [SEP] per window: ragged [windows, (tokens)] ids, token types, context
+    flags, char starts and char ends (-1 outside the context)."""
     n = tf.shape(example_ids)[0]
     cls = tf.fill([n, 1], tokenizer.cls_token_id)
     sep = tf.fill([n, 1], tokenizer.sep_token_id)
@@ -87,6 +107,12 @@ def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, 
     minus = lambda t: as_ragged(t * 0 - 1)  # noqa: E731
     char_start = tf.concat([minus(cls), ones(question, -1), minus(sep), ctx_start, minus(sep)], axis=1)
     char_end = tf.concat([minus(cls), ones(question, -1), minus(sep), ctx_end, minus(sep)], axis=1)
+    return n, ids, types, in_ctx, char_start, char_end
+
+
+def _padded(tokenizer, example_ids, pieces, pad_to_multiple_of):
+    """`qa_features`' dict: the joined windows padded to their longest (rounded up to `pad_to_multiple_of`)."""
+    n, ids, types, in_ctx, char_start, char_end = pieces
     length = tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32)
     if pad_to_multiple_of:
         length = (length + pad_to_multiple_of - 1) // pad_to_multiple_of * pad_to_multiple_of

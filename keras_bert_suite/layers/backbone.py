@@ -32,6 +32,19 @@ def _as_int32(x):
     return x if x.dtype == "int32" else ops.cast(x, "int32")
 
 
+def _checked_ids(input_ids, inputs_embeds, token_type_ids, position_ids):
+    """(input_ids, token_type_ids, position_ids) as int32 (None stays None), once exactly one of input_ids
+    [batch, length] and inputs_embeds is given."""
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError("You have to specify either input_ids or inputs_embeds")
+    input_ids = _as_int32(input_ids)
+    if input_ids is not None and len(input_ids.shape) != 2:
+        raise ValueError(f"input_ids must have shape [batch, length], got {tuple(input_ids.shape)}")
+    return input_ids, _as_int32(token_type_ids), _as_int32(position_ids)
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertBackbone(keras.layers.Layer):
     """BERT's body (transformers' `BertModel` without the loading API): embeddings, encoder, pooler.
@@ -94,20 +107,13 @@ class BertBackbone(keras.layers.Layer):
         per-layer outputs asked for, the last layer computes those rows only; otherwise every row is computed
         and the rows are picked."""
         c = self.config
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is None and inputs_embeds is None:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        input_ids = _as_int32(input_ids)
-        token_type_ids = _as_int32(token_type_ids)
-        position_ids = _as_int32(position_ids)
+        input_ids, token_type_ids, position_ids = _checked_ids(input_ids, inputs_embeds, token_type_ids,
+                                                               position_ids)
         output_attentions = c.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = c.output_hidden_states if output_hidden_states is None else output_hidden_states
         use_cache = (c.use_cache if use_cache is None else use_cache) and c.is_decoder
 
         shape = ops.shape(input_ids) if input_ids is not None else ops.shape(inputs_embeds)[:2]
-        if input_ids is not None and len(input_ids.shape) != 2:
-            raise ValueError(f"input_ids must have shape [batch, length], got {tuple(input_ids.shape)}")
         batch, length = shape[0], shape[1]
         past_length = 0 if past_key_values is None else ops.shape(past_key_values[0][0])[2]
 
@@ -115,31 +121,17 @@ class BertBackbone(keras.layers.Layer):
             input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
             inputs_embeds=inputs_embeds, past_length=past_length, training=training,
         )
-        if attention_mask is None:
-            attention_mask = ops.ones((batch, length + past_length), dtype="int32")
-        mask = expand_mask(attention_mask, q_len=length, causal=c.is_decoder)
-        encoder_mask = None
-        if encoder_hidden_states is not None:
-            if encoder_attention_mask is None:
-                encoder_attention_mask = ops.ones(ops.shape(encoder_hidden_states)[:2], dtype="int32")
-            encoder_mask = expand_mask(encoder_attention_mask)
-
+        mask, encoder_mask = self._attention_masks(attention_mask, encoder_hidden_states, encoder_attention_mask,
+                                                   batch, length, past_length)
         select_in_encoder = output_positions is not None and not (
             output_hidden_states or output_attentions or c.is_decoder or past_key_values is not None
             or encoder_hidden_states is not None or c.position_embedding_type != "absolute"
         )
         out = self.encoder(
-            embeddings,
-            output_positions=output_positions if select_in_encoder else None,
-            attention_mask=mask,
-            head_mask=self._head_masks(head_mask),
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_mask,
-            past_key_values=past_key_values,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            training=training,
+            embeddings, output_positions=output_positions if select_in_encoder else None, attention_mask=mask,
+            head_mask=self._head_masks(head_mask), encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_mask, past_key_values=past_key_values, use_cache=use_cache,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, training=training,
         )
         sequence = out["last_hidden_state"]
         if output_positions is not None and not select_in_encoder:
@@ -152,6 +144,21 @@ class BertBackbone(keras.layers.Layer):
             attentions=out["attentions"],
             cross_attentions=out["cross_attentions"],
         )
+
+    def _attention_masks(self, attention_mask, encoder_hidden_states, encoder_attention_mask, batch, length,
+                         past_length):
+        """(self-attention mask, cross-attention mask or None), additive, as `masks.expand_mask` gives them:
+        [batch, 1, length or 1, past_length + length] (causal for a decoder), [batch, 1, 1, encoder length]. A
+        missing mask is all ones."""
+        if attention_mask is None:
+            attention_mask = ops.ones((batch, length + past_length), dtype="int32")
+        mask = expand_mask(attention_mask, q_len=length, causal=self.config.is_decoder)
+        encoder_mask = None
+        if encoder_hidden_states is not None:
+            if encoder_attention_mask is None:
+                encoder_attention_mask = ops.ones(ops.shape(encoder_hidden_states)[:2], dtype="int32")
+            encoder_mask = expand_mask(encoder_attention_mask)
+        return mask, encoder_mask
 
     def hf_weights(self):
         return collect({"embeddings": self.embeddings, "encoder": self.encoder, "pooler": self.pooler})

@@ -21,8 +21,13 @@ import os
 
 import keras
 
+from keras_bert_suite.checkpoints.configs import read_config
+from keras_bert_suite.checkpoints.formats import read_state_dict
 from keras_bert_suite.checkpoints.mapping import load_state_dict, model_state_dict
+from keras_bert_suite.checkpoints.safetensors_io import write_safetensors
 from keras_bert_suite.config import BertConfig
+from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
+from keras_bert_suite.io import atomic_path
 from keras_bert_suite.models.call_docs import CALL_ARGUMENTS
 
 logger = logging.getLogger("keras_bert_suite")
@@ -204,10 +209,6 @@ class BertPreTrainedModel(keras.Model):
             >>> model = BertForSequenceClassification.from_pretrained(  # doctest: +SKIP
             ...     "google-bert/bert-base-uncased", num_labels=2)
         """
-        from keras_bert_suite.checkpoints.configs import read_config
-        from keras_bert_suite.checkpoints.formats import read_state_dict
-        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
-
         path = resolve_pretrained(path, kind="model", **pop_hub_kwargs(config_overrides))
         for name in ("from_pt", "from_tf"):  # transformers' choice of weights file: here every format is read
             config_overrides.pop(name, None)
@@ -228,8 +229,6 @@ class BertPreTrainedModel(keras.Model):
 
     def save_pretrained(self, path):
         """Write `config.json` and `model.safetensors` (transformers' PyTorch names) into folder `path`."""
-        from keras_bert_suite.checkpoints.safetensors_io import write_safetensors
-
         os.makedirs(path, exist_ok=True)
         config = self.config.copy(architectures=[type(self).__name__])
         write_safetensors(model_state_dict(self), os.path.join(path, WEIGHTS_NAME))
@@ -243,8 +242,6 @@ class BertPreTrainedModel(keras.Model):
             return super().save(filepath, overwrite=overwrite, **kwargs)
         if os.path.exists(filepath) and not overwrite:
             raise FileExistsError(f"{filepath} exists and overwrite=False")
-        from keras_bert_suite.io import atomic_path
-
         with atomic_path(filepath, suffix=".keras") as tmp:
             super().save(tmp, overwrite=True, **kwargs)
         return None

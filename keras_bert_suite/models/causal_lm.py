@@ -87,8 +87,21 @@ class BertLMHeadModel(_WithLMHead):
         if attention_mask is None:
             attention_mask = tf.ones_like(input_ids)
         attention_mask = tf.cast(attention_mask, tf.int32)
+        pick = self._token_picker(do_sample, top_k, temperature, seed)
+        out = self({"input_ids": input_ids, "attention_mask": attention_mask}, use_cache=True)
+        token = pick(out.logits[:, -1], 0)
+        new_tokens = self._decode(out.past_key_values, token, attention_mask, pick, max_new_tokens, eos_token_id,
+                                  self._pad_id(pad_token_id), batch)
+        return tf.concat([input_ids, new_tokens], axis=1)
+
+    def _pad_id(self, pad_token_id):
+        """The id written after a row's end: `pad_token_id`, else the config's, else 0."""
         pad = self.config.pad_token_id if pad_token_id is None else pad_token_id
-        pad = 0 if pad is None else pad
+        return 0 if pad is None else pad
+
+    def _token_picker(self, do_sample, top_k, temperature, seed):
+        """`pick(logits [batch, vocab], step)` -> int32 [batch]: the argmax, or with `do_sample` a stateless
+        sample among the `top_k` most likely (seeded by `seed` and the step)."""
         seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
 
         def pick(logits, step):
@@ -99,9 +112,12 @@ class BertLMHeadModel(_WithLMHead):
             choice = tf.random.stateless_categorical(values, 1, seed=seed + tf.stack([0, step]), dtype=tf.int32)
             return tf.gather(indices, choice[:, 0], batch_dims=1)
 
-        out = self({"input_ids": input_ids, "attention_mask": attention_mask}, use_cache=True)
-        cache = out.past_key_values
-        token = pick(out.logits[:, -1], 0)
+        return pick
+
+    def _decode(self, cache, token, attention_mask, pick, max_new_tokens, eos_token_id, pad, batch):
+        """The `max_new_tokens` tokens after the prompt, int32 [batch, max_new_tokens], from the prompt's cache
+        and first picked `token`: one cached call per token in a `tf.while_loop`; `pad` after a row's
+        `eos_token_id`."""
         done = tf.zeros((batch,), tf.bool)
         generated = tf.TensorArray(tf.int32, size=max_new_tokens)
 
@@ -127,8 +143,7 @@ class BertLMHeadModel(_WithLMHead):
             lambda step, *_: step < max_new_tokens, body, loop_vars, shape_invariants=invariants,
             maximum_iterations=max_new_tokens,
         )
-        new_tokens = tf.transpose(generated.stack())
-        return tf.concat([input_ids, new_tokens], axis=1)
+        return tf.transpose(generated.stack())
 
     def _generate_eagerly(self, input_ids, attention_mask, max_new_tokens, do_sample, top_k, temperature, seed,
                           eos_token_id, pad_token_id):
@@ -136,8 +151,7 @@ class BertLMHeadModel(_WithLMHead):
         ops = keras.ops
         input_ids = ops.cast(ops.convert_to_tensor(input_ids), "int32")
         mask = ops.ones_like(input_ids) if attention_mask is None else ops.cast(attention_mask, "int32")
-        pad = self.config.pad_token_id if pad_token_id is None else pad_token_id
-        pad = 0 if pad is None else pad
+        pad = self._pad_id(pad_token_id)
         rows = ops.shape(input_ids)[0]
         seeds = keras.random.SeedGenerator(int(seed[0]) * 1_000_003 + int(seed[1]))
 

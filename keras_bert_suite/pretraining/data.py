@@ -335,6 +335,25 @@ def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=
                            one_document_per_line=one_document_per_line, short_seq_prob=short_seq_prob,
                            nsp_prob=nsp_prob, random_truncation=random_truncation)
 
+    mask = _batch_masker(seed, vocabulary, whole_word_masking=whole_word_masking, masked_lm_prob=masked_lm_prob,
+                         max_predictions_per_seq=max_predictions_per_seq, masked_lm_positions=masked_lm_positions)
+    ds = epochs.flat_map(epoch_files)
+    ds = ds.map(pairs)
+    ds = ds.flat_map(tf.data.Dataset.from_tensor_slices)
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.enumerate()
+    if skip_batches:
+        ds = ds.skip(skip_batches)
+    ds = ds.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _batch_masker(seed, vocabulary, *, whole_word_masking, masked_lm_prob, max_predictions_per_seq,
+                  masked_lm_positions):
+    """`mask(index, batch)`, `pretraining_dataset`'s last map: batch number `index` of NSP pairs (input_ids,
+    attention_mask, token_type_ids, next_sentence_label [batch, ...]) -> the model's inputs, MLM-masked with a
+    seed folded from `seed` and `index` (`labels`; with `masked_lm_positions`, compact labels and positions)."""
+
     def mask(index, batch):
         masked, labels = mask_tokens(
             batch["input_ids"], _fold(seed, index, -2), vocab_size=vocabulary.size,
@@ -354,12 +373,4 @@ def pretraining_dataset(files, tokenizer, vocabulary, *, batch_size, max_length=
             out["masked_lm_positions"], out["labels"] = masked_positions(labels, max_predictions_per_seq)
         return out
 
-    ds = epochs.flat_map(epoch_files)
-    ds = ds.map(pairs)
-    ds = ds.flat_map(tf.data.Dataset.from_tensor_slices)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.enumerate()
-    if skip_batches:
-        ds = ds.skip(skip_batches)
-    ds = ds.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return mask

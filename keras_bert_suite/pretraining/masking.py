@@ -55,22 +55,9 @@ def _greedy_fill(word_len, order, budget):
     return tf.gather(take_in_order, inverse, batch_dims=1)
 
 
-def mask_tokens(
-    input_ids,
-    seed,
-    *,
-    vocab_size,
-    special_ids,
-    mask_token_id,
-    continuation=None,
-    whole_word_masking=False,
-    masked_lm_prob=0.15,
-    max_predictions_per_seq=20,
-    mask_token_prob=0.8,
-    random_token_prob=0.1,
-    random_token_ids=None,
-    attention_mask=None,
-):
+def mask_tokens(input_ids, seed, *, vocab_size, special_ids, mask_token_id, continuation=None,
+                whole_word_masking=False, masked_lm_prob=0.15, max_predictions_per_seq=20, mask_token_prob=0.8,
+                random_token_prob=0.1, random_token_ids=None, attention_mask=None):
     """Choose and corrupt tokens for the masked-LM objective.
 
     Args:
@@ -86,29 +73,51 @@ def mask_tokens(
     Returns:
         (masked_ids, labels): int32 [batch, length] each; labels hold the original id at chosen positions and
         -100 elsewhere.
+
+    Example: see the module docstring.
     """
+    if whole_word_masking and continuation is None:
+        raise ValueError("whole_word_masking needs `continuation` (see continuation_table)")
     ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
     seeds = tf.random.experimental.stateless_split(seed, 4)
     shape = tf.shape(ids)
     batch, length = shape[0], shape[1]
+    candidate, starts = _candidates(ids, special_ids, attention_mask, vocab_size,
+                                    continuation if whole_word_masking else None)
+    num_candidates = tf.reduce_sum(tf.cast(candidate, tf.int32), axis=1)
+    budget = _count_to_predict(num_candidates, masked_lm_prob, max_predictions_per_seq)
+    chosen = _choose(candidate, starts, budget, seeds, shape, batch, length, whole_word_masking)
+    if random_token_ids is None:
+        random_token_ids = np.setdiff1d(np.arange(vocab_size), np.asarray(sorted({int(i) for i in special_ids})))
+    masked = _corrupt(ids, chosen, seeds, shape, mask_token_id, mask_token_prob, random_token_prob,
+                      random_token_ids)
+    labels = tf.where(chosen, ids, IGNORE_INDEX)
+    static = input_ids.shape if hasattr(input_ids, "shape") else None
+    if static is not None:
+        masked = tf.ensure_shape(masked, static)
+        labels = tf.ensure_shape(labels, static)
+    return masked, labels
 
+
+def _candidates(ids, special_ids, attention_mask, vocab_size, continuation=None):
+    """(candidate, starts), bool [batch, length]: the tokens that may be chosen (not special, not masked out)
+    and those that start a word (with `continuation`, a "##" piece after a candidate continues its word;
+    without, every candidate is a word)."""
     special = tf.constant(sorted({int(i) for i in special_ids}), tf.int32)
     candidate = ~tf.reduce_any(tf.equal(ids[..., None], special), axis=-1)
     if attention_mask is not None:
         candidate &= tf.cast(attention_mask, tf.bool)
+    if continuation is None:
+        return candidate, candidate
+    is_cont = tf.gather(tf.constant(np.asarray(continuation, dtype=bool)), tf.clip_by_value(ids, 0, vocab_size - 1))
+    prev_candidate = tf.pad(candidate[:, :-1], [[0, 0], [1, 0]])
+    return candidate, candidate & ~(is_cont & prev_candidate)
 
-    if whole_word_masking:
-        if continuation is None:
-            raise ValueError("whole_word_masking needs `continuation` (see continuation_table)")
-        is_cont = tf.gather(tf.constant(np.asarray(continuation, dtype=bool)), tf.clip_by_value(ids, 0, vocab_size - 1))
-        prev_candidate = tf.pad(candidate[:, :-1], [[0, 0], [1, 0]])
-        starts = candidate & ~(is_cont & prev_candidate)
-    else:
-        starts = candidate
 
-    num_candidates = tf.reduce_sum(tf.cast(candidate, tf.int32), axis=1)
-    budget = _count_to_predict(num_candidates, masked_lm_prob, max_predictions_per_seq)
+def _choose(candidate, starts, budget, seeds, shape, batch, length, whole_word_masking):
+    """Bool [batch, length]: the chosen tokens, whole words visited in a random order (`seeds[0]`) until each
+    row's `budget` [batch] is spent (whole words by the greedy fill, else the first `budget` words)."""
     num_words = tf.reduce_sum(tf.cast(starts, tf.int32), axis=1)
     word_index = tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1          # word of each candidate token
     word_index = tf.where(candidate, word_index, length)                     # others -> a dump slot
@@ -130,28 +139,19 @@ def mask_tokens(
         rank = tf.argsort(order, axis=1, stable=True)                        # place of each word in the order
         take_word = rank < budget[:, None]
     take_word = tf.pad(take_word, [[0, 0], [0, 1]])                          # the dump slot is never taken
-    chosen = candidate & tf.gather(take_word, word_index, batch_dims=1)
+    return candidate & tf.gather(take_word, word_index, batch_dims=1)
 
-    # 80% [MASK], 10% random token, 10% unchanged.
+
+def _corrupt(ids, chosen, seeds, shape, mask_token_id, mask_token_prob, random_token_prob, random_token_ids):
+    """`ids` with the `chosen` tokens replaced: [MASK] with probability `mask_token_prob`, a token drawn from
+    `random_token_ids` with `random_token_prob`, else kept (`seeds[1]` decides, `seeds[2]` draws)."""
     action = tf.random.stateless_uniform(shape, seeds[1])
     to_mask = chosen & (action < mask_token_prob)
     to_random = chosen & (action >= 1.0 - random_token_prob) & ~to_mask
-    if random_token_ids is None:
-        allowed = np.setdiff1d(np.arange(vocab_size), np.asarray(sorted({int(i) for i in special_ids})))
-    else:
-        allowed = np.asarray(random_token_ids)
-    allowed = tf.constant(allowed.astype(np.int32))
+    allowed = tf.constant(np.asarray(random_token_ids).astype(np.int32))
     draw = tf.random.stateless_uniform(shape, seeds[2], minval=0, maxval=tf.shape(allowed)[0], dtype=tf.int32)
     random_ids = tf.gather(allowed, draw)
-
-    masked = tf.where(to_mask, mask_token_id, tf.where(to_random, random_ids, ids))
-    labels = tf.where(chosen, ids, IGNORE_INDEX)
-    static = input_ids.shape if hasattr(input_ids, "shape") else None
-    if static is not None:
-        masked = tf.ensure_shape(masked, static)
-        labels = tf.ensure_shape(labels, static)
-    return masked, labels
-
+    return tf.where(to_mask, mask_token_id, tf.where(to_random, random_ids, ids))
 
 
 def masked_positions(labels, max_predictions):
