@@ -19,6 +19,7 @@ RUNS = {
                       "--peers", "ours-xla", "--rounds", "1", "--steps", "1", "--chart", ""],
     "bulk": ["--rows", "40", "--shape", "tiny", "--configs", "loop,in_memory:1"],
     "latency": ["--quick"],  # ours and PyTorch, 20 requests, threads 1 and 2, one cold start each
+    "litert": ["--quick"],  # a tiny classifier: int8 LiteRT and PyTorch, a few calls per cell
     "serving": ["--sentences", "8", "--batch", "4", "--impls", "ours-savedmodel-no-xla,torch+rust-tokenizer",
                 "--rounds", "1", "--repeats", "1", "--chart", ""],
     # the profiles: one tool, a subcommand each
