@@ -13,7 +13,7 @@ import keras_bert_suite as kbs
 from helpers import SHARED_DATA, minilm_folder, sst2_sentences
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.litert import export_litert, litert_interpreter, run_litert
-from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
+from keras_bert_suite.tokenizers.litert import LiteTokenizer
 from keras_bert_suite.tokenizers import TFBertTokenizer
 from tokenizer_corpus import CASED, HANDMADE, blns, udhr_sample
 

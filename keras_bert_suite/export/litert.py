@@ -1,6 +1,6 @@
 """`export_litert`: a model and its tokenizer as one LiteRT (TFLite) flatbuffer that takes raw strings.
 
-The graph is its own, not the SavedModel's: the tokenizer is litert_tokenizer.LiteTokenizer (LiteRT builtins
+The graph is its own, not the SavedModel's: the tokenizer is tokenizers.litert.LiteTokenizer (LiteRT builtins
 plus tensorflow-text's TFLite kernels, reference-exact ids), the model runs once on the whole padded batch (no
 length-sorted chunk loop, no XLA), and the answers are computed in builtins. Run it with
 `litert_interpreter(path)` (tf.lite's interpreter with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`);
@@ -28,7 +28,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from keras_bert_suite import io
-from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
+from keras_bert_suite.tokenizers.litert import LiteTokenizer
 
 LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification")
 QUANTIZATIONS = (None, "dynamic_int8")
@@ -134,7 +134,7 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
     Args:
         model: `BertForSequenceClassification`, `BertModel` (embeddings) or `BertForTokenClassification`.
         tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (or a folder); tokenizers that
-            keep accents (NFC) are refused (see litert_tokenizer.py).
+            keep accents (NFC) are refused (see tokenizers/litert.py).
         path: the .tflite file to write.
         task: "sequence_classification", "feature_extraction" or "token_classification" (default: from the model).
         max_length: longest tokenized input, [CLS] and [SEP] included.
