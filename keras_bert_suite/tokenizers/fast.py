@@ -10,9 +10,9 @@ tokens, so a `never_split` word missing from the vocabulary shows as the unknown
 the word itself; both encode to the unknown id).
 
 Example:
-    >>> tok = BertTokenizerFast.from_pretrained("path/to/model")
+    >>> tok = BertTokenizerFast(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])  # or BertTokenizerFast.from_pretrained(folder or Hub id)
     >>> tok(["Hello world!", "Hi"], padding=True).input_ids
-    [[101, 7592, 2088, 999, 102], [101, 7632, 102, 0, 0]]
+    [[2, 5, 6, 7, 3], [2, 8, 3, 0, 0]]
 """
 
 import re

@@ -12,9 +12,9 @@ Edge cases: empty strings give `[CLS] [SEP]`; NUL, U+FFFD and control characters
 lone surrogates are deleted (category Cs); bytes are decoded as UTF-8 and invalid UTF-8 raises `ValueError`.
 
 Example:
-    >>> tok = BertTokenizer.from_pretrained("path/to/model")
+    >>> tok = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])  # or BertTokenizer.from_pretrained(folder or Hub id)
     >>> tok("Hello world!").input_ids
-    [101, 7592, 2088, 999, 102]
+    [2, 5, 6, 7, 3]
 """
 
 import os
@@ -392,9 +392,10 @@ class BertTokenizer:
                 ValueError.
 
         Example:
-            >>> tok.pad([{"input_ids": [101, 102]}, {"input_ids": [101, 7592, 102]}], return_tensors="np").input_ids
-            array([[ 101,  102,    0],
-                   [ 101, 7592,  102]])
+            >>> tok = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])
+            >>> tok.pad([{"input_ids": [2, 3]}, {"input_ids": [2, 5, 3]}], return_tensors="np").input_ids
+            array([[2, 3, 0],
+                   [2, 5, 3]])
         """
         if return_tensors is not None and return_tensors not in enc.TENSOR_TYPES:
             raise ValueError(f"return_tensors must be None or one of {enc.TENSOR_TYPES}, got {return_tensors!r}")
