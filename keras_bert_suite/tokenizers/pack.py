@@ -110,26 +110,9 @@ def _mask(lens, length, left):
     return tf.cast(columns[None, :] < lens[:, None], tf.int64)
 
 
-def pack(
-    ids_a,
-    ids_b=None,
-    *,
-    starts=None,
-    ends=None,
-    starts_b=None,
-    ends_b=None,
-    cls_id,
-    sep_id,
-    pad_id,
-    add_special_tokens=True,
-    truncation=enc.LONGEST_FIRST,
-    truncation_side="right",
-    max_length=None,
-    padding=enc.LONGEST,
-    pad_to_multiple_of=None,
-    padding_side="right",
-    static_length=True,
-):
+def pack(ids_a, ids_b=None, *, starts=None, ends=None, starts_b=None, ends_b=None, cls_id, sep_id, pad_id,
+         add_special_tokens=True, truncation=enc.LONGEST_FIRST, truncation_side="right", max_length=None,
+         padding=enc.LONGEST, pad_to_multiple_of=None, padding_side="right", static_length=True):
     """Truncate, add special tokens, and pad a batch (see the module docstring). With `static_length` and
     truncation on, padding="max_length" gives exactly `max_length` columns (rows the strategy cannot shorten are
     cut); otherwise never fewer columns than the longest row.
