@@ -14,8 +14,8 @@ import keras_bert_suite as kbs
 from helpers import SHARED_DATA, minilm_folder, sst2_sentences
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.litert import export_litert, litert_interpreter, run_litert
-from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
 from keras_bert_suite.tokenizers import TFBertTokenizer
+from keras_bert_suite.tokenizers.litert import LiteTokenizer
 from tokenizer_corpus import CASED, HANDMADE, blns, udhr_sample
 
 EDGE = ["", "[CLS] hello [MASK]!", "Héllo wörld İstanbul 你好", "word " * 200]

@@ -1,6 +1,6 @@
 """`export_litert`: a model and its tokenizer as one LiteRT (TFLite) flatbuffer that takes raw strings.
 
-The graph is its own, not the SavedModel's: the tokenizer is litert_tokenizer.LiteTokenizer (LiteRT builtins
+The graph is its own, not the SavedModel's: the tokenizer is tokenizers.litert.LiteTokenizer (LiteRT builtins
 plus tensorflow-text's TFLite kernels, reference-exact ids), the model runs once on the whole padded batch (no
 length-sorted chunk loop, no XLA), and the answers are computed in builtins. Run it with
 `litert_interpreter(path)` (tf.lite's interpreter with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`);
@@ -34,15 +34,16 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from keras_bert_suite import io
 from keras_bert_suite.export.inspect import plain
-from keras_bert_suite.export.litert_tokenizer import LiteTokenizer
+from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
+from keras_bert_suite.export.signatures import task_of
+from keras_bert_suite.tokenizers import TFBertTokenizer
+from keras_bert_suite.tokenizers.litert import LiteTokenizer
 
 LITERT_TASKS = ("sequence_classification", "feature_extraction", "token_classification", "masked_lm")
 QUANTIZATIONS = (None, "dynamic_int8", "float16")
 
 
 def _task(model, task):
-    from keras_bert_suite.export.signatures import task_of
-
     task = task_of(model, task)
     if task not in LITERT_TASKS:
         raise ValueError(f"LiteRT export serves the tasks {LITERT_TASKS}, not {task!r}")
@@ -128,8 +129,6 @@ def _answer_fn(model, lite, task, normalize_embeddings, top_k=5, vocab=(), mask_
 def convert_litert(model, tokenizer, *, task=None, max_length=128, pad_to_multiple_of=8, quantize=None,
                    normalize_embeddings=True, top_k=5):
     """The flatbuffer bytes of `export_litert` (arguments as there)."""
-    from keras_bert_suite.tokenizers import TFBertTokenizer
-
     task = _task(model, task)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
@@ -170,7 +169,7 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
         model: `BertForSequenceClassification`, `BertModel` (embeddings), `BertForTokenClassification` or
             `BertForMaskedLM` / `BertForPreTraining` (fill-mask).
         tokenizer: `BertTokenizer`, `BertTokenizerFast` or `TFBertTokenizer` (or a folder); tokenizers that
-            keep accents (NFC) are refused (see litert_tokenizer.py).
+            keep accents (NFC) are refused (see tokenizers/litert.py).
         path: the .tflite file to write.
         task: "sequence_classification", "feature_extraction", "token_classification" or "masked_lm" (default:
             from the model).
@@ -186,8 +185,6 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
     (`export/on_tensorflow.py`).
     """
     if keras.backend.backend() != "tensorflow":
-        from keras_bert_suite.export.on_tensorflow import export_on_tensorflow
-
         return export_on_tensorflow(export_litert, model, tokenizer, path, task=task, max_length=max_length,
                                     pad_to_multiple_of=pad_to_multiple_of, quantize=quantize,
                                     normalize_embeddings=normalize_embeddings, top_k=top_k)

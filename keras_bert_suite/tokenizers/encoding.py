@@ -131,6 +131,33 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
     return padding_strategy, truncation_strategy, max_length
 
 
+def text_rows(text, text_pair):
+    """The rows of a tokenizer call: `text` a string or a list of them, `text_pair` None or the same kind and
+    length -> (batched, texts, pairs): whether a list was given, the texts as a list, the pairs as a list or
+    None. Raises ValueError on a missing text or a pair of another kind or length, as transformers does.
+
+    Example:
+        >>> text_rows(["a", "b"], ["c", "d"])
+        (True, ['a', 'b'], ['c', 'd'])
+        >>> text_rows("a", None)
+        (False, ['a'], None)
+    """
+    if text is None:
+        raise ValueError("text is required")
+    batched = isinstance(text, (list, tuple))
+    if batched and text_pair is not None and not isinstance(text_pair, (list, tuple)):
+        raise ValueError("text_pair must be a list when text is a list")
+    if not batched and isinstance(text_pair, (list, tuple)):
+        raise ValueError("text_pair must be a string when text is a string")
+    texts = list(text) if batched else [text]
+    pairs = None
+    if text_pair is not None:
+        pairs = list(text_pair) if batched else [text_pair]
+        if len(pairs) != len(texts):
+            raise ValueError(f"text has {len(texts)} items but text_pair has {len(pairs)}")
+    return batched, texts, pairs
+
+
 def _cut(seq, n, side):
     """Remove `n` items from the end (side='right') or the start (side='left') of `seq`."""
     if n <= 0 or seq is None:
@@ -223,29 +250,29 @@ def prepare_one(
         out["overflowing_tokens"] = [t[0] for t in overflow]
         out["num_truncated_tokens"] = total - max_length
     a_ids = [t[0] for t in a]
-    b_ids = [t[0] for t in b] if pair else []
-    if add_special_tokens:
-        seq = [cls_id] + a_ids + [sep_id] + ((b_ids + [sep_id]) if pair else [])
-        types = [0] * (len(a_ids) + 2) + ([1] * (len(b_ids) + 1) if pair else [])
-        mask = [1] + [0] * len(a_ids) + [1] + (([0] * len(b_ids) + [1]) if pair else [])
-    else:
-        seq = a_ids + b_ids
-        types = [0] * len(seq)
-        mask = [0] * len(seq)
+    b_ids = [t[0] for t in b] if pair else None
+    seq = _with_specials(a_ids, b_ids, (cls_id, sep_id, sep_id), add_special_tokens)
     out["input_ids"] = seq
     if return_token_type_ids:
-        out["token_type_ids"] = types
+        ones_b = None if b_ids is None else [1] * len(b_ids)  # a pair's type ids come with its special tokens
+        out["token_type_ids"] = (_with_specials([0] * len(a_ids), ones_b, (0, 0, 1), True) if add_special_tokens
+                                 else [0] * len(seq))
     if return_special_tokens_mask:
-        out["special_tokens_mask"] = mask
+        zeros_b = None if b_ids is None else [0] * len(b_ids)
+        out["special_tokens_mask"] = _with_specials([0] * len(a_ids), zeros_b, (1, 1, 1), add_special_tokens)
     if return_offsets_mapping:
-        zero = (0, 0)
-        a_off = [tuple(t[1]) for t in a]
-        b_off = [tuple(t[1]) for t in b] if pair else []
-        if add_special_tokens:
-            out["offset_mapping"] = [zero] + a_off + [zero] + ((b_off + [zero]) if pair else [])
-        else:
-            out["offset_mapping"] = a_off + b_off
+        b_off = [tuple(t[1]) for t in b] if pair else None
+        out["offset_mapping"] = _with_specials([tuple(t[1]) for t in a], b_off, ((0, 0),) * 3, add_special_tokens)
     return out
+
+
+def _with_specials(a, b, specials, add_special_tokens):
+    """One row of a field: `a` (and `b`: None without a pair) with the field's values at [CLS], the first [SEP]
+    and the second [SEP] (`specials`) around them when `add_special_tokens`: specials[0] a specials[1]
+    b specials[2]; without, a then b."""
+    if not add_special_tokens:
+        return a + (b or [])
+    return [specials[0]] + a + [specials[1]] + ((b + [specials[2]]) if b is not None else [])
 
 
 def pad_one(encoded, padding_strategy, max_length, pad_to_multiple_of, padding_side, return_attention_mask, pad_id):

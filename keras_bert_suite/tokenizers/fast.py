@@ -10,9 +10,9 @@ tokens, so a `never_split` word missing from the vocabulary shows as the unknown
 the word itself; both encode to the unknown id).
 
 Example:
-    >>> tok = BertTokenizerFast.from_pretrained("path/to/model")
+    >>> tok = BertTokenizerFast(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])  # or BertTokenizerFast.from_pretrained(folder or Hub id)
     >>> tok(["Hello world!", "Hi"], padding=True).input_ids
-    [[101, 7592, 2088, 999, 102], [101, 7632, 102, 0, 0]]
+    [[2, 5, 6, 7, 3], [2, 8, 3, 0, 0]]
 """
 
 import re
@@ -43,6 +43,25 @@ def _to_bytes(text) -> bytes:
     except UnicodeEncodeError:
         # Lone surrogates: the reference deletes them, as it deletes NUL; NUL keeps the character count.
         return _SURROGATES.sub("\x00", text).encode("utf-8")
+
+
+def _as_lists(out, keys, unpadded, side, return_length):
+    """The packed graph's outputs `out` (dict of [batch, length] tensors, with "length" [batch]) -> lists of rows
+    for `keys`, each row cut back to its length when `unpadded` (padding off: from the `side` it was padded on);
+    offset pairs as tuples; "length" added when `return_length` (the rows' lengths as returned)."""
+    lengths = out["length"].numpy().tolist()
+    data = {}
+    for k in keys:
+        rows = out[k].numpy().tolist()
+        if unpadded:
+            rows = [r[len(r) - n :] for r, n in zip(rows, lengths)] if side == "left" else [
+                r[:n] for r, n in zip(rows, lengths)]
+        data[k] = rows
+    if "offset_mapping" in data:
+        data["offset_mapping"] = [[tuple(p) for p in row] for row in data["offset_mapping"]]
+    if return_length:
+        data["length"] = lengths if unpadded else [len(r) for r in data["input_ids"]]
+    return data
 
 
 class BertTokenizerFast(BertTokenizer):
@@ -121,15 +140,9 @@ class BertTokenizerFast(BertTokenizer):
                     return_overflowing_tokens=return_overflowing_tokens,
                     return_special_tokens_mask=return_special_tokens_mask,
                     return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose)
-        batched = isinstance(text, (list, tuple))
-        if return_overflowing_tokens or is_split_into_words or text is None or (
-            text_pair is not None and isinstance(text_pair, (list, tuple)) != batched
-        ):
+        if return_overflowing_tokens or is_split_into_words:
             return super().__call__(text, text_pair, **args, **kwargs)
-        texts = list(text) if batched else [text]
-        pairs = None if text_pair is None else (list(text_pair) if batched else [text_pair])
-        if pairs is not None and len(pairs) != len(texts):
-            raise ValueError(f"text has {len(texts)} items but text_pair has {len(pairs)}")
+        batched, texts, pairs = enc.text_rows(text, text_pair)
         padding_strategy, truncation_strategy, max_length = enc.resolve_strategies(
             padding, truncation, max_length, pad_to_multiple_of, self.model_max_length, self.pad_token_id
         )
@@ -146,34 +159,13 @@ class BertTokenizerFast(BertTokenizer):
         a = to_tensor(texts)
         b = to_tensor(pairs) if pairs is not None else tf.constant([], tf.string)
         out = self._packed_fn(key)(a, b, tf.constant(max_length or 0, tf.int64), tf.constant(multiple or 0, tf.int64))
-        keys = ["input_ids"]
-        if return_token_type_ids is None or return_token_type_ids:
-            keys.append("token_type_ids")
-        if return_attention_mask is None or return_attention_mask:
-            keys.append("attention_mask")
-        if return_special_tokens_mask:
-            keys.append("special_tokens_mask")
-        if return_offsets_mapping:
-            keys.append("offset_mapping")
-        arrays = {k: out[k].numpy() for k in keys}
-        lengths = out["length"].numpy()
-        if padding_strategy == enc.DO_NOT_PAD:
-            data = {}
-            for k, v in arrays.items():
-                rows = v.tolist()
-                if side == "left":
-                    rows = [r[len(r) - n :] for r, n in zip(rows, lengths.tolist())]
-                else:
-                    rows = [r[:n] for r, n in zip(rows, lengths.tolist())]
-                data[k] = rows
-        else:
-            data = {k: v.tolist() for k, v in arrays.items()}
-        if "offset_mapping" in data:
-            data["offset_mapping"] = [[tuple(p) for p in row] for row in data["offset_mapping"]]
-        if return_length:
-            data["length"] = lengths.tolist() if padding_strategy == enc.DO_NOT_PAD else [
-                len(r) for r in data["input_ids"]
-            ]
+        keys = ["input_ids"] + [k for k, wanted in (
+            ("token_type_ids", return_token_type_ids is None or return_token_type_ids),
+            ("attention_mask", return_attention_mask is None or return_attention_mask),
+            ("special_tokens_mask", return_special_tokens_mask),
+            ("offset_mapping", return_offsets_mapping),
+        ) if wanted]
+        data = _as_lists(out, keys, padding_strategy == enc.DO_NOT_PAD, side, return_length)
         if not batched:
             data = {k: v[0] for k, v in data.items()}
         return enc.BatchEncoding(data, tensor_type=return_tensors, prepend_batch_axis=not batched)

@@ -40,10 +40,12 @@ import keras
 import tensorflow as tf
 from keras.src.saving import serialization_lib
 
+from keras_bert_suite.hub import pop_hub_kwargs
 from keras_bert_suite.tokenizers import encoding as enc
 from keras_bert_suite.tokenizers import normalize, vocab as vocab_io
 from keras_bert_suite.tokenizers.graph import GraphTokenizer, shared_graph_tokenizer
 from keras_bert_suite.tokenizers.pack import pack
+from keras_bert_suite.tokenizers.python import BertTokenizer
 
 _TRUNCATIONS = {True: enc.LONGEST_FIRST, False: enc.DO_NOT_TRUNCATE, None: enc.DO_NOT_TRUNCATE}
 
@@ -203,9 +205,6 @@ class TFBertTokenizer(keras.layers.Layer):
     @classmethod
     def from_pretrained(cls, path, **kwargs):
         """From a folder with vocab.txt (+ tokenizer_config.json, ...); keyword arguments override settings."""
-        from keras_bert_suite.hub import pop_hub_kwargs
-        from keras_bert_suite.tokenizers.python import BertTokenizer
-
         # `path` may be a Hugging Face Hub id; the Hub arguments (revision, cache_dir, ...) fetch it.
         return cls.from_tokenizer(BertTokenizer.from_pretrained(path, **pop_hub_kwargs(kwargs)), **kwargs)
 

@@ -12,13 +12,14 @@ Edge cases: empty strings give `[CLS] [SEP]`; NUL, U+FFFD and control characters
 lone surrogates are deleted (category Cs); bytes are decoded as UTF-8 and invalid UTF-8 raises `ValueError`.
 
 Example:
-    >>> tok = BertTokenizer.from_pretrained("path/to/model")
+    >>> tok = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])  # or BertTokenizer.from_pretrained(folder or Hub id)
     >>> tok("Hello world!").input_ids
-    [101, 7592, 2088, 999, 102]
+    [2, 5, 6, 7, 3]
 """
 
 import os
 
+from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
 from keras_bert_suite.tokenizers import encoding as enc
 from keras_bert_suite.tokenizers import normalize, vocab as vocab_io
 
@@ -151,8 +152,6 @@ class BertTokenizer:
     def from_pretrained(cls, path, **kwargs):
         """Load from a folder with vocab.txt (+ tokenizer_config.json, special_tokens_map.json, tokenizer.json),
         or from a KerasHub BERT preset folder (assets/tokenizer/vocabulary.txt + tokenizer.json)."""
-        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
-
         # A Hugging Face Hub id is fetched into the Hub cache; revision, cache_dir, token, local_files_only,
         # force_download and subfolder go to `hub.resolve_pretrained`, the other arguments are settings.
         name = os.fspath(path)
@@ -329,61 +328,35 @@ class BertTokenizer:
         """Encode a text, a pair, or a batch of texts/pairs (see the module docstring)."""
         if is_split_into_words:
             raise NotImplementedError("is_split_into_words=True is not supported")
-        if text is None:
-            raise ValueError("text is required")
-        batched = isinstance(text, (list, tuple))
-        if batched and text_pair is not None and not isinstance(text_pair, (list, tuple)):
-            raise ValueError("text_pair must be a list when text is a list")
-        if not batched and isinstance(text_pair, (list, tuple)):
-            raise ValueError("text_pair must be a string when text is a string")
-        texts = list(text) if batched else [text]
-        pairs = None
-        if text_pair is not None:
-            pairs = list(text_pair) if batched else [text_pair]
-            if len(pairs) != len(texts):
-                raise ValueError(f"text has {len(texts)} items but text_pair has {len(pairs)}")
+        batched, texts, pairs = enc.text_rows(text, text_pair)
         padding_strategy, truncation_strategy, max_length = enc.resolve_strategies(
             padding, truncation, max_length, pad_to_multiple_of, self.model_max_length, self.pad_token_id
         )
-        if return_token_type_ids is None:
-            return_token_type_ids = True
-        if return_attention_mask is None:
-            return_attention_mask = True
-        padding_side = padding_side or self.padding_side
         encoded = self._encode_texts(texts + (pairs or []), return_offsets_mapping)
         firsts, seconds = encoded[: len(texts)], encoded[len(texts) :]
+        settings = dict(
+            cls_id=self.cls_token_id,
+            sep_id=self.sep_token_id,
+            add_special_tokens=add_special_tokens,
+            truncation_strategy=truncation_strategy,
+            max_length=max_length,
+            stride=stride,
+            truncation_side=self.truncation_side,
+            return_overflowing_tokens=return_overflowing_tokens,
+            return_special_tokens_mask=return_special_tokens_mask,
+            return_offsets_mapping=return_offsets_mapping,
+            return_token_type_ids=True if return_token_type_ids is None else return_token_type_ids,
+        )
         items = []
         for i, (ids, offs) in enumerate(firsts):
             pair_ids, pair_offs = seconds[i] if pairs is not None else (None, None)
-            items.append(
-                enc.prepare_one(
-                    ids,
-                    offs,
-                    pair_ids,
-                    pair_offs,
-                    cls_id=self.cls_token_id,
-                    sep_id=self.sep_token_id,
-                    add_special_tokens=add_special_tokens,
-                    truncation_strategy=truncation_strategy,
-                    max_length=max_length,
-                    stride=stride,
-                    truncation_side=self.truncation_side,
-                    return_overflowing_tokens=return_overflowing_tokens,
-                    return_special_tokens_mask=return_special_tokens_mask,
-                    return_offsets_mapping=return_offsets_mapping,
-                    return_token_type_ids=return_token_type_ids,
-                )
-            )
+            items.append(enc.prepare_one(ids, offs, pair_ids, pair_offs, **settings))
+        padding_args = (padding_strategy, max_length, pad_to_multiple_of, padding_side or self.padding_side,
+                        True if return_attention_mask is None else return_attention_mask, self.pad_token_id)
         if batched:
-            enc.pad_batch(
-                items, padding_strategy, max_length, pad_to_multiple_of, padding_side, return_attention_mask,
-                self.pad_token_id,
-            )
+            enc.pad_batch(items, *padding_args)
         else:
-            enc.pad_one(
-                items[0], padding_strategy, max_length, pad_to_multiple_of, padding_side, return_attention_mask,
-                self.pad_token_id,
-            )
+            enc.pad_one(items[0], *padding_args)
         if return_length:
             for it in items:
                 it["length"] = len(it["input_ids"])
@@ -419,9 +392,10 @@ class BertTokenizer:
                 ValueError.
 
         Example:
-            >>> tok.pad([{"input_ids": [101, 102]}, {"input_ids": [101, 7592, 102]}], return_tensors="np").input_ids
-            array([[ 101,  102,    0],
-                   [ 101, 7592,  102]])
+            >>> tok = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "hi"])
+            >>> tok.pad([{"input_ids": [2, 3]}, {"input_ids": [2, 5, 3]}], return_tensors="np").input_ids
+            array([[2, 3, 0],
+                   [2, 5, 3]])
         """
         if return_tensors is not None and return_tensors not in enc.TENSOR_TYPES:
             raise ValueError(f"return_tensors must be None or one of {enc.TENSOR_TYPES}, got {return_tensors!r}")

@@ -1,10 +1,11 @@
 """The reference BERT tokenization in ops that LiteRT (TFLite) runs: builtins plus tensorflow-text's TFLite kernels.
 
-The SavedModel tokenizer (tokenizers/graph.py) uses TensorFlow string ops (`UnicodeDecode`, `UnicodeEncode`),
+The SavedModel tokenizer (graph.py, char_steps.py) uses TensorFlow string ops (`UnicodeDecode`, `UnicodeEncode`),
 `BitwiseAnd`, `DenseBincount`, ragged gathers and `tf.cond`; LiteRT has none of them as builtins, and the Flex
 delegate that would run them is not part of the `tensorflow` or `ai-edge-litert` wheels. This module takes the
-same steps (same tables from tables.py, same FastWordpieceTokenizer, so the same ids and offsets) in ops that
-convert to LiteRT builtins, plus three tensorflow-text custom ops that `tensorflow_text.tflite_registrar` serves:
+same steps (same tables from tables.py, same FastWordpieceTokenizer, so the same ids and offsets; the flat
+tensor helpers of char_tensors.py are shared) in ops that convert to LiteRT builtins, plus three
+tensorflow-text custom ops that `tensorflow_text.tflite_registrar` serves:
   bytes: `TFText>ByteSplitWithOffsets` (strings -> bytes) -> UTF-8 decoding by arithmetic -> special tokens found
   in the text -> stage A table (gathers over paged per-code-point tables) -> whole-word entries (`never_split`, special
   tokens) -> stage B table -> words split on whitespace, punctuation, CJK -> each word's UTF-8 bytes laid out in
@@ -21,16 +22,28 @@ real_tokens (1 on word pieces, 0 on [CLS], [SEP] and padding), token_start, toke
 each word piece in its text; 0 elsewhere). length = longest row + 2, rounded up to `pad_to_multiple_of`.
 
 Example:
-    >>> lite = LiteTokenizer(TFBertTokenizer.from_pretrained("path/to/bert"), max_length=128)
-    >>> lite(tf.constant(["Hello world!"]))["input_ids"]        # as TFBertTokenizer's, padded to 8
+    >>> from keras_bert_suite.tokenizers import TFBertTokenizer
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!"]
+    >>> lite = LiteTokenizer(TFBertTokenizer(vocab), max_length=128)
+    >>> lite(tf.constant(["Hello world!"]))["input_ids"].numpy().tolist()   # as TFBertTokenizer's, padded to 8
+    [[2, 5, 6, 7, 3, 0, 0, 0]]
 """
+
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert_suite.tokenizers import normalize, tables
-from keras_bert_suite.tokenizers.graph import MAX_INPUT_CHARS_PER_WORD
+from keras_bert_suite.tokenizers.char_tensors import (
+    has_bit_arithmetic,
+    multi_constants,
+    prev,
+    row_starts_here,
+    utf8_len,
+)
+from keras_bert_suite.tokenizers.python import MAX_INPUT_CHARS_PER_WORD
 
 _EMPTY_BYTE = 256  # index of "" in the one-byte strings table
 _ONE_BYTE_STRINGS = [bytes([b]) for b in range(256)] + [b""]
@@ -38,11 +51,6 @@ _ONE_BYTE_STRINGS = [bytes([b]) for b in range(256)] + [b""]
 
 def _i32(x):
     return tf.cast(x, tf.int32)
-
-
-def _prev(x, first):
-    """x shifted right by one, `first` in front."""
-    return tf.concat([tf.reshape(tf.cast(first, x.dtype), [1]), x], axis=0)[:-1]
 
 
 def _exclusive_cumsum(x):
@@ -60,10 +68,6 @@ def _repeat_index(lens):
 
 def _mask(x, keep):
     return tf.gather(x, _i32(tf.where(keep)[:, 0]))
-
-
-def _has(classes, bit):
-    return tf.equal(tf.math.floormod(tf.math.floordiv(classes, bit), 2), 1)
 
 
 _PAGE = 256
@@ -94,10 +98,7 @@ class _Table:
         code = mapping.code.astype(np.int64)
         cp = np.arange(tables.MAX_CODE_POINT, dtype=np.int64)
         self.delta = _PagedLookup(np.where(code >= 0, code - cp, code - _NOT_SINGLE).astype(np.int32))
-        has_multi = mapping.multi_values.size > 0
-        self.multi_values = tf.constant(mapping.multi_values if has_multi else [0], tf.int32)
-        self.multi_starts = tf.constant(mapping.multi_splits[:-1] if has_multi else [0], tf.int32)
-        self.multi_lens = tf.constant(np.diff(mapping.multi_splits) if has_multi else [0], tf.int32)
+        _, self.multi_values, self.multi_starts, self.multi_lens = multi_constants(mapping, tf.int32)
 
     def code(self, cp):
         """tables.MappingTable.code at `cp`: the output character, -1 (deleted) or <= -2 (an expansion)."""
@@ -114,6 +115,24 @@ class _Table:
         multi = tf.gather(self.multi_values, tf.gather(self.multi_starts, tf.gather(k, idx)) + within)
         value = tf.where(tf.gather(single, idx), tf.gather(code, idx), multi)
         return value, [tf.gather(c, idx) for c in carry]
+
+
+class _Words(NamedTuple):
+    """The words of a batch in `LiteTokenizer`: per word character [word chars] its code point `cp`, text `row`,
+    input span [`start`, `end`) and word `wid`; `n` the number of words (int32 scalar); per word [words] its
+    `first` character, whole-word `entry` (index+1, 0: none), whether that entry is `never_split` (`never`) and
+    whether the word becomes one replacement token (`replaced`: over 100 characters, or `never`)."""
+
+    cp: tf.Tensor
+    row: tf.Tensor
+    start: tf.Tensor
+    end: tf.Tensor
+    wid: tf.Tensor
+    n: tf.Tensor
+    first: tf.Tensor
+    entry: tf.Tensor
+    never: tf.Tensor
+    replaced: tf.Tensor
 
 
 class LiteTokenizer(tf.Module):
@@ -224,8 +243,8 @@ class LiteTokenizer(tf.Module):
         if not self.word_entries:
             return tf.zeros([n], tf.int32)
         word = ~space & ~sp
-        brk = word & (tf.not_equal(row, _prev(row, -1)) | _prev(space, True) | _prev(sp, True) | cjk
-                      | _prev(cjk, False))
+        brk = word & (row_starts_here(row) | prev(space, True) | prev(sp, True) | cjk
+                      | prev(cjk, False))
         wid = tf.cumsum(_i32(brk)) - 1
         nw = tf.reduce_sum(_i32(brk))
         slot = tf.where(word, wid, nw)
@@ -242,28 +261,33 @@ class LiteTokenizer(tf.Module):
         per_word = tf.math.unsorted_segment_max(entry_at_start, slot, nw + 1)
         return tf.where(word, tf.maximum(tf.gather(per_word, slot), 0), 0)
 
-    def word_pieces(self, texts):
-        """texts [batch] -> (ids, row, start, end) of every word piece, flat [pieces] int32, rows in order."""
-        texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
+    def normalized_chars(self, texts):
+        """texts [batch] -> every character after stage B, flat [chars]: (cp, row, start, end, special,
+        special_start, cjk, entry, classes), the steps of char_steps.CharSteps from `decode` to `apply_stage_b`
+        (`start`, `end`: the span of input characters each came from; `entry`: index+1 of its whole-word entry)."""
         cp, row, pos = self.decode_utf8(texts)
         s0, s1 = pos, pos + 1
         sp, sp_start = self._find_specials(cp, row)
         cp, (row, s0, s1, sp, sp_start) = self.stage_a.apply(cp, sp, [row, s0, s1, sp, sp_start])
         cls = self._class(cp)
-        space = _has(cls, tables.SPACE) & ~sp
-        cjk = _has(cls, tables.CJK) & ~sp
+        space = has_bit_arithmetic(cls, tables.SPACE) & ~sp
+        cjk = has_bit_arithmetic(cls, tables.CJK) & ~sp
         if not self.cfg.tokenize_chinese_chars:
             cjk = tf.zeros_like(cjk)
         entry = self._word_kinds(cp, row, sp, space, cjk)
         cp, (row, s0, s1, sp, sp_start, cjk, entry) = self.stage_b.apply(
             cp, sp | (entry > 0), [row, s0, s1, sp, sp_start, cjk, entry])
-        cls = self._class(cp)
-        space = _has(cls, tables.SPACE) & ~sp
+        return cp, row, s0, s1, sp, sp_start, cjk, entry, self._class(cp)
+
+    def split_words(self, cp, row, s0, s1, sp, sp_start, cjk, entry, cls):
+        """`normalized_chars`' output -> `_Words` (whitespace dropped, words split as char_steps.CharSteps
+        splits them)."""
+        space = has_bit_arithmetic(cls, tables.SPACE) & ~sp
         kept = entry > 0
-        alone = (_has(cls, tables.PUNCT) & ~sp & ~kept) | cjk
-        brk = (tf.not_equal(row, _prev(row, -1)) | _prev(space, True) | alone | _prev(alone, False) | sp_start
-               | (_prev(sp, False) & (~sp | sp_start)) | (sp & ~_prev(sp, False))
-               | tf.not_equal(entry, _prev(entry, 0)))
+        alone = (has_bit_arithmetic(cls, tables.PUNCT) & ~sp & ~kept) | cjk
+        brk = (row_starts_here(row) | prev(space, True) | alone | prev(alone, False) | sp_start
+               | (prev(sp, False) & (~sp | sp_start)) | (sp & ~prev(sp, False))
+               | tf.not_equal(entry, prev(entry, 0)))
         word = ~space
         cp, row, s0, s1, sp, entry, brk = [_mask(x, word) for x in (cp, row, s0, s1, sp, entry, brk)]
         wid = tf.cumsum(_i32(brk)) - 1
@@ -273,8 +297,15 @@ class LiteTokenizer(tf.Module):
         w_entry = tf.gather(entry, first)
         never = tf.equal(tf.gather(tf.constant(self.word_kinds, tf.int32), w_entry), normalize.NEVER_SPLIT)
         replaced = ((nchars > MAX_INPUT_CHARS_PER_WORD) & ~tf.gather(sp, first)) | never
-        # UTF-8 bytes of every character, laid out per word.
-        blen = 1 + _i32(cp >= 0x80) + _i32(cp >= 0x800) + _i32(cp >= 0x10000)
+        return _Words(cp, row, s0, s1, wid, nw, first, w_entry, never, replaced)
+
+    def word_strings(self, words):
+        """`_Words` -> each word as one string [words] (its UTF-8 bytes laid out in a [words, width] grid of
+        one-byte strings, joined by `TFText>NgramsStringJoin`; a replaced word gets its replacement token), with
+        the bytes of each character [word chars], the character of each byte [bytes] and each word's first byte
+        [words]."""
+        cp, wid, first = words.cp, words.wid, words.first
+        blen = utf8_len(cp, tf.int32)
         char_of_byte = _repeat_index(blen)
         char_byte_start = _exclusive_cumsum(blen)
         j = tf.range(tf.size(char_of_byte)) - tf.gather(char_byte_start, char_of_byte)
@@ -288,21 +319,29 @@ class LiteTokenizer(tf.Module):
         byte_pos = tf.range(tf.size(byte)) - tf.gather(w_byte_start, byte_word)
         fits = byte_pos < self.width
         grid = tf.scatter_nd(tf.stack([_mask(byte_word, fits), _mask(byte_pos, fits)], 1),
-                             _mask(byte, fits) - _EMPTY_BYTE, tf.stack([nw, self.width])) + _EMPTY_BYTE
-        replacement = tf.gather(self.replacement_bytes, tf.where(never, w_entry, 0))
-        grid = tf.where(replaced[:, None], replacement, grid)
+                             _mask(byte, fits) - _EMPTY_BYTE, tf.stack([words.n, self.width])) + _EMPTY_BYTE
+        replacement = tf.gather(self.replacement_bytes, tf.where(words.never, words.entry, 0))
+        grid = tf.where(words.replaced[:, None], replacement, grid)
         strings = tf_text.ngrams(tf.gather(self.one_byte_strings, grid), self.width,
                                  reduction_type=tf_text.Reduction.STRING_JOIN, string_separator="")
-        ids, p_start, p_end = self.wordpiece.tokenize_with_offsets(tf.reshape(strings, [-1]))
+        return tf.reshape(strings, [-1]), blen, char_of_byte, w_byte_start
+
+    def word_pieces(self, texts):
+        """texts [batch] -> (ids, row, start, end) of every word piece, flat [pieces] int32, rows in order."""
+        texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
+        words = self.split_words(*self.normalized_chars(texts))
+        strings, blen, char_of_byte, w_byte_start = self.word_strings(words)
+        ids, p_start, p_end = self.wordpiece.tokenize_with_offsets(strings)
+        # Byte offsets in the word -> character offsets in the text (a replaced word's piece covers the word).
         piece_word = _repeat_index(_i32(ids.row_lengths()))
-        w_blen = tf.math.unsorted_segment_sum(blen, wid, nw)
-        rep = tf.gather(replaced, piece_word)
+        w_blen = tf.math.unsorted_segment_sum(blen, words.wid, words.n)
+        rep = tf.gather(words.replaced, piece_word)
         ps = tf.where(rep, 0, _i32(p_start.flat_values))
         pe = tf.where(rep, tf.gather(w_blen, piece_word), _i32(p_end.flat_values))
         base = tf.gather(w_byte_start, piece_word)
-        start = tf.gather(s0, tf.gather(char_of_byte, base + ps))
-        end = tf.gather(s1, tf.gather(char_of_byte, base + pe - 1))
-        piece_row = tf.gather(tf.gather(row, first), piece_word)
+        start = tf.gather(words.start, tf.gather(char_of_byte, base + ps))
+        end = tf.gather(words.end, tf.gather(char_of_byte, base + pe - 1))
+        piece_row = tf.gather(tf.gather(words.row, words.first), piece_word)
         return _i32(ids.flat_values), piece_row, start, end
 
     def __call__(self, texts):
