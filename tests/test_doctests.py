@@ -58,7 +58,6 @@ PENDING = {
     "keras_bert_suite.export.inspect": "uses load_signature without importing it; needs a SavedModel",
     "keras_bert_suite.export.length_sorted": "uses `run` and its inputs without defining them",
     "keras_bert_suite.export.litert": "uses `classifier` and `tokenizer` without defining them",
-    "keras_bert_suite.export.litert_tokenizer": "uses TFBertTokenizer without importing it; needs a model folder",
     "keras_bert_suite.export.on_tensorflow": "uses a model and a tokenizer without defining them",
     "keras_bert_suite.export.onnx": "uses `model` without defining it",
     "keras_bert_suite.export.op_lists": "an expected output that differs from the installed lists",

@@ -84,8 +84,8 @@ def with_int8_encoder(model, keep_float=(), row_scales=True):
     with oneDNN on, its default on Linux; not XLA-compilable, so the model runs in graph mode). Measured on the
     MiniLM checkpoint over the 872 SST-2 dev sentences: mean-pooled embeddings' cosine to float32 0.9987 on
     average (0.9936 the lowest); labels of a classifier fine-tuned on SST-2 equal on 100%, of a small-margin
-    linear head on 97.8% (tests/test_quantize_int8.py, tools/bench/int8_ablation.py; speed and the tolerance in
-    docs/benchmarks.md).
+    linear head on 97.8% (tests/test_quantize_int8.py; the fine-tuned figure from an A/B tool last in commit dd87116; speed and
+    the tolerance in docs/benchmarks.md).
 
     Example:
         >>> fast = with_int8_encoder(classifier, keep_float=("layer_0",))  # doctest: +SKIP

@@ -82,7 +82,7 @@ class CharSteps:
         unk_token: the unknown token; must be in the vocabulary (so must every special token).
 
     Each step is a method from tensors to tensors, so they can be traced and timed one by one
-    (tools/bench/tokenizer_profile.py): `decode` -> `mark_specials` -> `apply_stage_a` -> `compose_nfc` ->
+    (`python -m tools.bench.profile tokenizer`): `decode` -> `mark_specials` -> `apply_stage_a` -> `compose_nfc` ->
     `classify` -> `apply_stage_b` -> `split_words` -> `apply_wordpiece` -> `piece_offsets`; when `fused` (see
     the module docstring), `apply_fused` replaces the four steps from stage A to stage B.
 
