@@ -170,12 +170,23 @@ def test_second_env_is_created_atomically_and_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(second_env.subprocess, "run", fake_run)
     with pytest.raises(KeyboardInterrupt):
         second_env.ensure_venv("env", ["pkg==1"], base=str(tmp_path))
-    assert os.listdir(tmp_path) == []  # nothing half-made is left to be taken for an environment
+    assert os.listdir(tmp_path) == ["env.lock"]  # nothing half-made is left to be taken for an environment
     python = second_env.ensure_venv("env", ["pkg==1"], base=str(tmp_path))
     assert python == str(tmp_path / "env" / "bin" / "python") and len(calls) == 4
     assert second_env.ensure_venv("env", ["pkg==1"], base=str(tmp_path)) == python and len(calls) == 4
     second_env.ensure_venv("env", ["pkg==2"], base=str(tmp_path))  # other pins: made again
     assert len(calls) == 6 and second_env.is_complete(str(tmp_path / "env"), ["pkg==2"])
+
+
+def test_second_env_background_build_skips_a_complete_env_and_stops(tmp_path):
+    done = tmp_path / "env"
+    (done / "bin").mkdir(parents=True)
+    (done / "bin" / "python").write_text("")
+    (done / "kbs-requirements.json").write_text('{"requirements": ["pkg==1"]}')
+    assert second_env.build_in_background("env", ["pkg==1"], base=str(tmp_path)) is None
+    build = second_env.build_in_background("env", ["pkg==2"], base=str(tmp_path))  # other pins: a build starts
+    second_env.stop_background(build)
+    assert build.poll() is not None and not second_env.is_complete(str(done), ["pkg==2"])
 
 
 def test_second_env_subprocesses_do_not_inherit_this_environments_keras_or_paths(monkeypatch):

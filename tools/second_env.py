@@ -6,16 +6,20 @@ cache folder outside the repository and reuses it while it is complete.
 
 The environment is built under a temporary name beside its final place and renamed when `pip install` has
 finished and a marker file naming its requirements is written, so an interrupted creation is never taken for a
-complete one: the next call builds it again.
+complete one: the next call builds it again. A lock file beside it makes a second caller wait for a build under
+way (`build_in_background` starts one early; `ensure_venv` then waits for it instead of building twice).
 
 Example:
     >>> python = ensure_venv("tf2.20-venv", TF_SERVING_2_20)   # ~/.cache/keras-bert-suite/tf2.20-venv/bin/python
     >>> subprocess.run([python, "-c", "import tensorflow_text"], check=True)
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -89,6 +93,25 @@ def ensure_venv(name, requirements, *, base=None, python=None, timeout=1800):
     folder = os.path.join(base or cache_dir(), name)
     if is_complete(folder, requirements):
         return venv_python(folder)
+    with _locked(folder):  # a build under way elsewhere finishes first
+        if is_complete(folder, requirements):
+            return venv_python(folder)
+        return _build(folder, requirements, python, timeout)
+
+
+@contextlib.contextmanager
+def _locked(folder):
+    """An exclusive lock on `folder`.lock, held while the environment is checked and built."""
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    with open(folder + ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(folder, requirements, python, timeout):
     start = time.perf_counter()
     with atomic_directory(folder) as tmp:
         subprocess.run([python or sys.executable, "-m", "venv", tmp], check=True, capture_output=True)
@@ -100,6 +123,28 @@ def ensure_venv(name, requirements, *, base=None, python=None, timeout=1800):
         with open(os.path.join(tmp, _MARKER), "w", encoding="utf-8") as f:
             json.dump({"requirements": list(requirements), "seconds": round(time.perf_counter() - start, 1)}, f)
     return venv_python(folder)
+
+
+def build_in_background(name, requirements, base=None):
+    """Start `ensure_venv(name, requirements)` in a child process and return it (a `subprocess.Popen`, the leader
+    of its own process group: `stop_background` ends pip with it), or None when the environment is already
+    complete. A later `ensure_venv` of the same environment waits for it."""
+    if is_complete(os.path.join(base or cache_dir(), name), requirements):
+        return None
+    code = ("import sys; from tools.second_env import ensure_venv; "
+            "ensure_venv(sys.argv[1], sys.argv[2].split(','), base=sys.argv[3] or None)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.Popen([sys.executable, "-c", code, name, ",".join(requirements), base or ""], cwd=root,
+                            env=subprocess_env(PYTHONPATH=root), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_background(build):
+    """End a `build_in_background` child and its pip, if still running; the environment stays unbuilt (its
+    temporary folder is not taken for a complete one)."""
+    if build is not None and build.poll() is None:
+        os.killpg(build.pid, signal.SIGTERM)
+        build.wait()
 
 
 def remove(name, base=None):
