@@ -13,6 +13,9 @@ batch 32 (`--batch-requests` calls of 32 texts); each call is padded to its own 
 with the same `--threads` (LiteRT's num_threads, TensorFlow's intra-op pool, torch.set_num_threads,
 onnxruntime's intra-op threads).
 
+`litert-tokenizer-only` is the int8 file's tokenizer alone (texts to padded ids, converted the same way): where
+a path is slower than hoped, it says how much of a call is tokenization and how much the model and interpreter.
+
 Measured per (path, task), each in its own process: p50 and p99 milliseconds per call for each texts x batch
 cell, the first call after loading, and the size of the file(s) it loads. Rounds interleave the processes
 (rotated order); figures are medians over rounds. Ratios: the peer's p50 / ours (higher is better for ours).
@@ -44,7 +47,8 @@ TASKS = ("classification", "embeddings", "token-classification")
 LITERT = {"litert-int8": "dynamic_int8", "litert-float32": None, "litert-float16": "float16"}
 SAVEDMODEL = {"savedmodel-float32": {}, "savedmodel-int8": {"quantize": "int8"}}
 PEERS = ("torch+rust-tokenizer", "onnx-int8+rust-tokenizer")
-IMPLS = (*LITERT, *SAVEDMODEL, *PEERS)
+TOKENIZER_ONLY = "litert-tokenizer-only"
+IMPLS = (*LITERT, TOKENIZER_ONLY, *SAVEDMODEL, *PEERS)
 MAX_LENGTH = 128
 CELLS = (("short", 1), ("long", 1), ("short", 32), ("long", 32))
 EXPORT_TASK = {"classification": "sequence_classification", "embeddings": "feature_extraction",
@@ -100,7 +104,7 @@ def prepare(cache, tasks, impls, quick):
         folder = os.path.join(cache, task)
         os.makedirs(folder, exist_ok=True)
         model, tokenizer = None, None
-        wanted = {impl: _artifact(cache, task, impl) for impl in impls}
+        wanted = {impl: _artifact(cache, task, impl) for impl in _impls_of(task, tasks, impls)}
         if all(os.path.exists(path) for path in wanted.values()):
             continue
         model, tokenizer = _model(task, quick)
@@ -109,6 +113,8 @@ def prepare(cache, tasks, impls, quick):
                 continue
             if impl in LITERT:
                 export_litert(model, tokenizer, path, max_length=MAX_LENGTH, quantize=LITERT[impl])
+            elif impl == TOKENIZER_ONLY:
+                _write_tokenizer_only(tokenizer, path)
             elif impl in SAVEDMODEL:
                 export_saved_model(model, tokenizer, path, task=EXPORT_TASK[task], max_length=MAX_LENGTH,
                                    version=1, warmup=False, **SAVEDMODEL[impl])
@@ -119,9 +125,31 @@ def prepare(cache, tasks, impls, quick):
                 tokenizer.save_pretrained(path)
 
 
+def _write_tokenizer_only(tokenizer, path):
+    """The LiteRT tokenizer alone (texts -> input_ids, attention_mask, token_type_ids) as a .tflite file."""
+    import tensorflow as tf
+
+    from keras_bert_suite.tokenizers import TFBertTokenizer
+    from keras_bert_suite.tokenizers.litert import LiteTokenizer
+
+    lite = LiteTokenizer(TFBertTokenizer.coerce(tokenizer), max_length=MAX_LENGTH)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
+    def serving_default(text):
+        enc = lite(text)
+        return {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serving_default.get_concrete_function()],
+                                                                tf.Module())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = True  # tensorflow-text's kernels
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+
+
 def _artifact(cache, task, impl):
     name = {"onnx-int8+rust-tokenizer": "model-int8.onnx", "torch+rust-tokenizer": "hf"}.get(
-        impl, impl + (".tflite" if impl in LITERT else ""))
+        impl, impl + (".tflite" if impl in LITERT or impl == TOKENIZER_ONLY else ""))
     return os.path.join(cache, task, name)
 
 
@@ -205,7 +233,7 @@ def _onnx_call(path, folder, task, threads):
 
 def _load(cache, task, impl, threads):
     path = _artifact(cache, task, impl)
-    if impl in LITERT:
+    if impl in LITERT or impl == TOKENIZER_ONLY:
         return _litert_call(path, threads), _size_mb(path)
     if impl in SAVEDMODEL:
         return _savedmodel_call(path, threads), _size_mb(path)
@@ -254,7 +282,7 @@ def report(samples, tasks, impls):
             best_peer[key] = min((p for p in peers if p), default=None)
         float_sm = {f"{k}-{b}": _cell(samples.get(("savedmodel-float32", task), []), f"{k}-{b}", "p50")
                     for k, b in CELLS}
-        for impl in impls:
+        for impl in _impls_of(task, tasks, impls):
             got = samples[(impl, task)]
             if report_error(f"{impl} ({task})", got):
                 continue
@@ -274,6 +302,11 @@ def report(samples, tasks, impls):
         print(f"\n{task}: ms per call, p50 / p99 (ratios: the best peer's p50 / ours, the float32 SavedModel's "
               f"p50 / ours)")
         print(table(rows, ["path", *(f"{k} x{b}" for k, b in CELLS), "first call ms", "MB"]))
+
+
+def _impls_of(task, tasks, impls):
+    """The paths measured for `task`: the tokenizer alone only once, with the first task."""
+    return [impl for impl in impls if impl != TOKENIZER_ONLY or task == tasks[0]]
 
 
 def main(argv=None):
@@ -309,7 +342,7 @@ def main(argv=None):
         raise SystemExit(f"preparing the files failed: {done['error']}")
     print(f"{machine()}; threads {args.threads}; {args.rounds} round(s); files in {cache}")
     jobs = {(impl, task): (MODULE, [impl, task, cache, args.requests, args.batch_requests, args.threads], None)
-            for task in tasks for impl in impls}
+            for task in tasks for impl in _impls_of(task, tasks, impls)}
     report(interleaved(jobs, args.rounds), tasks, impls)
     if not args.cache:
         shutil.rmtree(cache, ignore_errors=True)
