@@ -48,7 +48,6 @@ PENDING = {
     "keras_bert_suite.data.pipeline": "needs a model folder",
     "keras_bert_suite.data.squad": "needs SQuAD files",
     "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets data",
-    "keras_bert_suite.distribute": "uses BertForPreTraining without importing it",
     "keras_bert_suite.export.compat": "needs a SavedModel at savedmodels/sst2",
     "keras_bert_suite.export.inspect": "uses load_signature without importing it; needs a SavedModel",
     "keras_bert_suite.export.litert": "uses `classifier` and `tokenizer` without defining them",
@@ -61,7 +60,6 @@ PENDING = {
     "keras_bert_suite.pretraining.training": "uses `distribute` and a model without defining them",
     "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
     "keras_bert_suite.sentence_folder": "needs a sentence-transformers folder",
-    "keras_bert_suite.tokenizers.vocab": "needs a vocab.txt",
 }
 
 
