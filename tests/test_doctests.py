@@ -41,7 +41,6 @@ PENDING = {
     "keras_bert_suite.checkpoints.safetensors_io": "needs a checkpoint file",
     "keras_bert_suite.checkpoints.tf_h5": "needs a checkpoint file",
     "keras_bert_suite.data": "needs GLUE files and a model folder",
-    "keras_bert_suite.data.files": "needs GLUE files",
     "keras_bert_suite.data.glue": "uses `tokenizer` without defining it; needs GLUE files",
     "keras_bert_suite.data.multiple_choice": "uses `tokenizer` without defining it; needs SWAG files",
     "keras_bert_suite.data.ner": "uses `tokenizer` without defining it; needs CoNLL files",
