@@ -35,7 +35,6 @@ PENDING = {
     "keras_bert_suite.bulk.signature": "needs a SavedModel at savedmodels/sst2",
     "keras_bert_suite.checkpoints.pytorch_bin": "needs a checkpoint file",
     "keras_bert_suite.data": "needs GLUE files and a model folder",
-    "keras_bert_suite.data.pipeline": "needs a model folder",
     "keras_bert_suite.data.squad": "needs SQuAD files",
     "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets data",
     "keras_bert_suite.export.compat": "needs a SavedModel at savedmodels/sst2",
@@ -49,7 +48,6 @@ PENDING = {
     "keras_bert_suite.pretraining.data": "needs a vocab.txt",
     "keras_bert_suite.pretraining.training": "uses `distribute` and a model without defining them",
     "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
-    "keras_bert_suite.sentence_folder": "needs a sentence-transformers folder",
     "keras_bert_suite.data.multiple_choice": "its example runs but takes about 7 s, most of it tracing the "
                                              "in-graph tokenizer",
     "keras_bert_suite.export.windows": "its example runs but takes about 10 s (the in-graph tokenizer traces once for "
