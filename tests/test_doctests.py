@@ -42,8 +42,10 @@ PENDING = {
     "keras_bert_suite.export.onnx": "uses `model` without defining it",
     "keras_bert_suite.pretraining.training": "uses `distribute` and a model without defining them",
     "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
+    "keras_bert_suite.data.glue": "its example runs but takes about 7 s, most of it tracing the in-graph tokenizer",
     "keras_bert_suite.data.multiple_choice": "its example runs but takes about 7 s, most of it tracing the "
                                              "in-graph tokenizer",
+    "keras_bert_suite.data.ner": "its example runs but takes about 7 s, most of it tracing the in-graph tokenizer",
     "keras_bert_suite.export.windows": "its example runs but takes about 10 s (the in-graph tokenizer traces once for "
                                        "the questions, once for the contexts)",
 }
