@@ -40,7 +40,6 @@ PENDING = {
     "keras_bert_suite.export.litert": "uses `classifier` and `tokenizer` without defining them",
     "keras_bert_suite.export.on_tensorflow": "uses a model and a tokenizer without defining them",
     "keras_bert_suite.export.onnx": "uses `model` without defining it",
-    "keras_bert_suite.pretraining.training": "uses `distribute` and a model without defining them",
     "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
     "keras_bert_suite.data.glue": "its example runs but takes about 7 s, most of it tracing the in-graph tokenizer",
     "keras_bert_suite.data.multiple_choice": "its example runs but takes about 7 s, most of it tracing the "
