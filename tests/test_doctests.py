@@ -31,15 +31,15 @@ OPTIONAL = {"apache_beam", "keras_hub", "torch", "transformers", "jax", "tensorf
 #: module then taken off this list.
 PENDING = {
     "keras_bert_suite.bulk.signature": "every example reads an exported SavedModel (a tiny export takes about 10 s)",
-    "keras_bert_suite.checkpoints.pytorch_bin": "needs a checkpoint file",
+    "keras_bert_suite.checkpoints.pytorch_bin": "needs a pytorch_model.bin (writing one needs torch, not installed here)",
     "keras_bert_suite.data": "needs GLUE files and a model folder",
     "keras_bert_suite.data.squad": "needs SQuAD files",
-    "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets data",
+    "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets and its data",
     "keras_bert_suite.export.compat": "every example reads an exported SavedModel (a tiny export takes about 10 s)",
     "keras_bert_suite.export.inspect": "every example reads an exported SavedModel (a tiny export takes about 10 s)",
     "keras_bert_suite.export.litert": "uses `classifier` and `tokenizer` without defining them",
-    "keras_bert_suite.export.on_tensorflow": "uses a model and a tokenizer without defining them",
-    "keras_bert_suite.export.onnx": "uses `model` without defining it",
+    "keras_bert_suite.export.on_tensorflow": "its one example runs under the JAX backend only, and is skipped",
+    "keras_bert_suite.export.onnx": "uses `model` and `ids` without defining them; needs tf2onnx and onnxruntime",
     "keras_bert_suite.sentence_encoder": "needs the Hub or a sentence-transformers folder",
     "keras_bert_suite.data.glue": "its example runs but takes about 7 s, most of it tracing the in-graph tokenizer",
     "keras_bert_suite.data.multiple_choice": "its example runs but takes about 7 s, most of it tracing the "
