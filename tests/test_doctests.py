@@ -31,7 +31,7 @@ OPTIONAL = {"apache_beam", "keras_hub", "torch", "transformers", "jax", "tensorf
 #: module then taken off this list.
 PENDING = {
     "keras_bert_suite.bulk.signature": "every example reads an exported SavedModel (a tiny export takes about 10 s)",
-    "keras_bert_suite.checkpoints.pytorch_bin": "needs a pytorch_model.bin (writing one needs torch, not installed here)",
+    "keras_bert_suite.checkpoints.pytorch_bin": "needs a pytorch_model.bin (writing one needs torch)",
     "keras_bert_suite.data": "needs GLUE files and a model folder",
     "keras_bert_suite.data.squad": "needs SQuAD files",
     "keras_bert_suite.data.tfds": "uses `tokenizer` without defining it; needs tensorflow-datasets and its data",
