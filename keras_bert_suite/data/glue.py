@@ -7,7 +7,8 @@ such as STS-B). Rows without a label column give no `labels`.
 
 Example:
     >>> from keras_bert_suite.tokenizers import BertTokenizer
-    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "dull", "film", "."])
+    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "dull", "film",
+    ...                                  "."])
     >>> with open("train.tsv", "w") as f:        # GLUE's SST-2 columns
     ...     _ = f.write("sentence\\tlabel\\na great film .\\t1\\na dull film .\\t0\\n")
     >>> ds = load_glue_file("train.tsv", tokenizer, task="sst2", batch_size=32, shuffle_buffer=10000)

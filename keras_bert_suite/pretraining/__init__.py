@@ -4,7 +4,8 @@ Example:
     >>> from keras_bert_suite import BertConfig, BertForPreTraining, pretraining as pt
     >>> from keras_bert_suite.tokenizers import TFBertTokenizer
     >>> from keras_bert_suite.tokenizers.vocab import save_vocab
-    >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."], "vocab.txt")
+    >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."],
+    ...                "vocab.txt")
     >>> vocab = pt.Vocabulary.from_file("vocab.txt")
     >>> make = lambda skip_batches: pt.pretraining_dataset(["corpus.txt"], TFBertTokenizer(vocab.tokens), vocab,
     ...                                                    batch_size=32, skip_batches=skip_batches)

@@ -27,7 +27,8 @@ tokenizer the pipeline takes.
 
 Example:
     >>> from keras_bert_suite.tokenizers.vocab import save_vocab
-    >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."], "vocab.txt")
+    >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."],
+    ...                "vocab.txt")
     >>> vocab = Vocabulary.from_file("vocab.txt")
     >>> ds = pretraining_dataset(["corpus.txt"], TFBertTokenizer(vocab.tokens), vocab, batch_size=32,
     ...                          max_length=128, max_predictions_per_seq=20, seed=0)  # doctest: +SKIP
@@ -123,7 +124,8 @@ def as_tokenize_fn(tokenizer):
             `TFBertTokenizer.coerce`. Pieces equal transformers' Python `BertTokenizer`'s.
 
     Example:
-        >>> tokenize = as_tokenize_fn(TFBertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."]))
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."]
+        >>> tokenize = as_tokenize_fn(TFBertTokenizer(vocab))
         >>> tokenize(tf.constant(["The cat sat."])).to_list()
         [[5, 6, 7, 10]]
     """

@@ -82,7 +82,8 @@ def find_vocab_file(folder: str):
 
     Example:
         >>> os.makedirs("bert_preset/assets/tokenizer")       # a KerasHub preset's layout
-        >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "bert_preset/assets/tokenizer/vocabulary.txt")
+        >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"],
+        ...                "bert_preset/assets/tokenizer/vocabulary.txt")
         >>> find_vocab_file("bert_preset")
         'bert_preset/assets/tokenizer/vocabulary.txt'
     """
