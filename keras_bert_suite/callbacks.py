@@ -10,8 +10,9 @@ Example:
     >>> model.compile(optimizer=keras.optimizers.SGD(1e30), loss="mse")
     >>> stop = StopOnNonFiniteLoss()
     >>> _ = model.fit(np.ones((8, 1)) * 1e10, np.ones((8, 1)), batch_size=2, epochs=5, verbose=0,
-    ...               callbacks=[stop])  # doctest: +SKIP
-    >>> stop.stopped_at  # (epoch, batch, global step)  # doctest: +SKIP
+    ...               callbacks=[stop])
+    Batch 1: Invalid loss, terminating training
+    >>> stop.stopped_at  # (epoch, batch, global step)
     (0, 1, 2)
 """
 

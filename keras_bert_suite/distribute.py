@@ -15,10 +15,16 @@ Under Keras's JAX backend, `jax_data_parallel()` is the counterpart: JAX finds t
 a `keras.distribution.DataParallel` over them splits each global batch, so the dataset stays as it is.
 
 Example:
+    >>> import keras_bert_suite as kbs
     >>> s = strategy()
+    >>> s.num_replicas_in_sync              # one CPU here: the default strategy
+    1
+    >>> config = kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    ...                         intermediate_size=37)
     >>> with s.scope():
-    ...     model = BertForPreTraining(config)
-    >>> ds = distribute_batches(s, lambda: pretraining_dataset(files, tok, vocab, batch_size=256))
+    ...     model = kbs.BertForPreTraining(config)
+    >>> batches = lambda: tf.data.Dataset.from_tensors({"input_ids": tf.ones([8, 16], tf.int32)}).repeat()
+    >>> ds = distribute_batches(s, batches)      # e.g. batches of `pretraining.pretraining_dataset`
 """
 
 import glob

@@ -15,6 +15,18 @@ WordEmbeddings, a Router, a custom class ...) is refused at once, naming its typ
 giving embeddings that differ from sentence-transformers'.
 
 Example:
+    >>> import json
+    >>> def write(path, data):
+    ...     os.makedirs(os.path.dirname(path), exist_ok=True)
+    ...     with open(path, "w") as f:
+    ...         json.dump(data, f)
+    >>> write("all-MiniLM-L6-v2/modules.json", [         # the folder's JSON files (its weights are not read here)
+    ...     {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    ...     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ...     {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
+    >>> write("all-MiniLM-L6-v2/sentence_bert_config.json", {"max_seq_length": 256, "do_lower_case": False})
+    >>> write("all-MiniLM-L6-v2/1_Pooling/config.json", {"word_embedding_dimension": 384,
+    ...                                                  "pooling_mode_mean_tokens": True})
     >>> spec = read_sentence_folder("all-MiniLM-L6-v2/")
     >>> spec.pooling_modes, spec.normalize, spec.max_seq_length
     (('mean',), True, 256)

@@ -7,8 +7,8 @@ namespace `NAMESPACE`) count answered and failed rows.
     failed rows (Route) + rows ReadRows cannot read (not JSON, ...) -> OUTPUT-failed-*.jsonl
 
 Example:
-    >>> report = bulk_predict("savedmodels/sst2", "reviews.txt", "out/labels")
-    >>> print(report.format())      # rows answered, rows failed, rows per second
+    >>> report = bulk_predict("savedmodels/sst2", "reviews.txt", "out/labels")  # doctest: +SKIP
+    >>> print(report.format())      # rows answered, rows failed, rows per second  # doctest: +SKIP
 """
 
 import dataclasses

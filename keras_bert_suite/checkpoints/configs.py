@@ -2,8 +2,14 @@
 `bert_config.json` (Google).
 
 Example:
-    >>> read_config("uncased_L-12_H-768_A-12/", num_labels=3).hidden_size
-    768
+    >>> import json
+    >>> os.makedirs("uncased_L-2_H-128_A-2")
+    >>> with open("uncased_L-2_H-128_A-2/bert_config.json", "w") as f:      # Google's release layout
+    ...     json.dump({"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+    ...                "intermediate_size": 512}, f)
+    >>> config = read_config("uncased_L-2_H-128_A-2/", num_labels=3)
+    >>> config.hidden_size, config.num_labels
+    (128, 3)
 """
 
 import os

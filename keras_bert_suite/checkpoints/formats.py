@@ -8,9 +8,15 @@ is recognised by its name, else by its first bytes; a TF checkpoint may also be 
 (`.../bert_model.ckpt`).
 
 Example:
-    >>> detect_format("bert-base-uncased")
+    >>> import keras_bert_suite as kbs
+    >>> config = kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    ...                         intermediate_size=37)
+    >>> kbs.BertForPreTraining(config).save_pretrained("bert-tiny")      # config.json + model.safetensors
+    >>> detect_format("bert-tiny")
     'safetensors'
-    >>> state, fmt, file = read_state_dict("uncased_L-12_H-768_A-12")
+    >>> from keras_bert_suite.checkpoints.google_tf1 import write_google_checkpoint
+    >>> write_google_checkpoint(read_state_dict("bert-tiny")[0], "google/bert_model.ckpt")    # Google's layout
+    >>> state, fmt, file = read_state_dict("google")
     >>> fmt, os.path.basename(file)
     ('google_tf1', 'bert_model.ckpt')
 """
@@ -107,7 +113,7 @@ def detect_format(path) -> str:
     (the message lists the names looked for) or a file's format is unknown.
 
     Example:
-        >>> detect_format("out/tf_model.h5")
+        >>> detect_format("out/tf_model.h5")  # doctest: +SKIP
         'tf_h5'
     """
     return _resolve(path)[0]
@@ -120,9 +126,12 @@ def read_state_dict(path):
     (or, for "google_tf1", the checkpoint prefix) that was read.
 
     Example:
-        >>> state, fmt, file = read_state_dict("bert-base-uncased")
-        >>> state["bert.pooler.dense.weight"].shape, fmt
-        ((768, 768), 'safetensors')
+        >>> import keras_bert_suite as kbs
+        >>> kbs.BertModel(kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+        ...                              num_attention_heads=4)).save_pretrained("bert-tiny")
+        >>> state, fmt, file = read_state_dict("bert-tiny")
+        >>> state["pooler.dense.weight"].shape, fmt
+        ((32, 32), 'safetensors')
     """
     fmt, file = _resolve(path)
     return _READERS[fmt](file), fmt, file

@@ -21,9 +21,9 @@ embeddings in this format, so `cls.predictions.decoder.*` is neither read nor wr
 when a function here is called.
 
 Example:
-    >>> sd = read_google_checkpoint("uncased_L-12_H-768_A-12")
-    >>> config = read_google_config("uncased_L-12_H-768_A-12")     # transformers config.json form
-    >>> write_google_checkpoint(sd, "out/bert_model.ckpt")
+    >>> sd = read_google_checkpoint("uncased_L-12_H-768_A-12")  # doctest: +SKIP
+    >>> config = read_google_config("uncased_L-12_H-768_A-12")     # transformers config.json form  # doctest: +SKIP
+    >>> write_google_checkpoint(sd, "out/bert_model.ckpt")  # doctest: +SKIP
 """
 
 import glob
@@ -178,9 +178,14 @@ def read_google_checkpoint(path) -> dict:
     `bert.`-prefixed. Variables that are neither BERT weights nor optimizer state are skipped with a warning.
 
     Example:
-        >>> sd = read_google_checkpoint("uncased_L-2_H-128_A-2/bert_model.ckpt")
+        >>> import keras_bert_suite as kbs
+        >>> from keras_bert_suite.checkpoints.mapping import model_state_dict
+        >>> model = kbs.BertForPreTraining(kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+        ...                                               num_attention_heads=4))
+        >>> write_google_checkpoint(model_state_dict(model), "uncased_L-2_H-32_A-4/bert_model.ckpt")
+        >>> sd = read_google_checkpoint("uncased_L-2_H-32_A-4/bert_model.ckpt")
         >>> sd["cls.seq_relationship.weight"].shape
-        (2, 128)
+        (2, 32)
     """
     prefix = resolve_prefix(path)
     try:
@@ -230,6 +235,11 @@ def read_google_config(path) -> dict:
     `path` is the json file, the release folder, or a checkpoint prefix/file inside that folder.
 
     Example:
+        >>> import json
+        >>> os.makedirs("uncased_L-12_H-768_A-12")
+        >>> with open("uncased_L-12_H-768_A-12/bert_config.json", "w") as f:
+        ...     json.dump({"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+        ...                "num_attention_heads": 12, "intermediate_size": 3072}, f)
         >>> read_google_config("uncased_L-12_H-768_A-12")["hidden_size"]
         768
     """
@@ -295,7 +305,8 @@ def write_google_checkpoint(state_dict, prefix):
     in a private graph. The files are first written under a temporary prefix and then renamed, index last.
 
     Example:
-        >>> write_google_checkpoint(read_safetensors("model.safetensors"), "release/bert_model.ckpt")
+        >>> from keras_bert_suite.checkpoints.safetensors_io import read_safetensors
+        >>> write_google_checkpoint(read_safetensors("model.safetensors"), "release/bert_model.ckpt")  # doctest: +SKIP
     """
     prefix = os.path.abspath(os.fspath(prefix))
     tensors = _google_tensors(state_dict, prefix)

@@ -5,7 +5,13 @@ disagrees, so a failed load never leaves a half-loaded model. It returns a `Load
 (newly initialised), unexpected and mis-shaped weights.
 
 Example:
-    >>> info = load_state_dict(model, read_safetensors("model.safetensors"), "model.safetensors")
+    >>> import keras_bert_suite as kbs
+    >>> from keras_bert_suite.checkpoints.safetensors_io import read_safetensors
+    >>> config = kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    ...                         intermediate_size=37)
+    >>> kbs.BertModel(config).save_pretrained("bert-tiny")           # no classification head
+    >>> model = kbs.BertForSequenceClassification(config.copy(num_labels=2))
+    >>> info = load_state_dict(model, read_safetensors("bert-tiny/model.safetensors"), "model.safetensors")
     >>> info.missing_keys
     ['classifier.weight', 'classifier.bias']
 """

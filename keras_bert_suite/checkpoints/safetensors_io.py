@@ -11,9 +11,13 @@ library's numpy reader has no float8); both come back as float32. Note that safe
 flipped bytes inside tensor data cannot be detected by any reader and simply change values.
 
 Example:
-    >>> sd = read_safetensors("bert-base-uncased/model.safetensors")
+    >>> import keras_bert_suite as kbs
+    >>> config = kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    ...                         intermediate_size=37)
+    >>> kbs.BertForPreTraining(config).save_pretrained("bert-tiny")      # config.json + model.safetensors
+    >>> sd = read_safetensors("bert-tiny/model.safetensors")
     >>> sd["bert.embeddings.word_embeddings.weight"].shape
-    (30522, 768)
+    (99, 32)
     >>> write_safetensors(sd, "out/model.safetensors")
 """
 
@@ -63,6 +67,7 @@ def read_safetensors(path) -> dict:
     safetensors.
 
     Example:
+        >>> write_safetensors({"cls.predictions.bias": np.zeros(30522, np.float32)}, "model.safetensors")
         >>> sd = read_safetensors("model.safetensors")
         >>> sd["cls.predictions.bias"].shape     # [vocab_size]
         (30522,)
@@ -94,8 +99,11 @@ def read_shard_index(index_json_path) -> dict:
     (or relative paths) inside the index's folder.
 
     Example:
-        >>> read_shard_index("model.safetensors.index.json")["bert.pooler.dense.weight"]
-        '/models/bert/model-00002-of-00002.safetensors'
+        >>> os.makedirs("bert")
+        >>> with open("bert/model.safetensors.index.json", "w") as f:
+        ...     json.dump({"weight_map": {"bert.pooler.dense.weight": "model-00002-of-00002.safetensors"}}, f)
+        >>> read_shard_index("bert/model.safetensors.index.json")["bert.pooler.dense.weight"]
+        '/.../bert/model-00002-of-00002.safetensors'
     """
     index_json_path = os.fspath(index_json_path)
     if not os.path.exists(index_json_path):
@@ -140,7 +148,7 @@ def read_sharded_safetensors(index_json_path) -> dict:
     """Read a sharded safetensors checkpoint from its `model.safetensors.index.json` (with a `weight_map`).
 
     Example:
-        >>> sd = read_sharded_safetensors("bert-large/model.safetensors.index.json")
+        >>> sd = read_sharded_safetensors("bert-large/model.safetensors.index.json")  # doctest: +SKIP
     """
     return read_sharded(index_json_path, read_safetensors)
 

@@ -21,8 +21,8 @@ Weights shared between layers (the MLM head's tied word embeddings) appear once.
 (`cls.predictions.decoder.*`) is not stored in TF files and is not returned.
 
 Example:
-    >>> sd = read_tf_h5("bert-base-uncased/tf_model.h5")
-    >>> sd["bert.embeddings.word_embeddings.weight"].shape
+    >>> sd = read_tf_h5("bert-base-uncased/tf_model.h5")  # doctest: +SKIP
+    >>> sd["bert.embeddings.word_embeddings.weight"].shape  # doctest: +SKIP
     (30522, 768)
 """
 
@@ -93,7 +93,7 @@ def read_tf_h5(path) -> dict:
     Keras weights file.
 
     Example:
-        >>> read_tf_h5("tf_model.h5")["qa_outputs.weight"].shape      # TFBertForQuestionAnswering
+        >>> read_tf_h5("tf_model.h5")["qa_outputs.weight"].shape      # TFBertForQuestionAnswering  # doctest: +SKIP
         (2, 768)
     """
     path = os.fspath(path)

@@ -6,8 +6,14 @@ The encoders of this package yield one dict per example (or per QA window): 1-D 
 for classification, `start_positions`, ...). `batch_examples` pads the last axis of every tensor that has one.
 
 Example:
+    >>> def encoded():          # one dict per example, as the encoders yield them
+    ...     for n in (5, 42, 7, 102):
+    ...         yield {"input_ids": [101] + [7] * (n - 2) + [102], "labels": n % 2}
+    >>> spec = {"input_ids": tf.TensorSpec([None], tf.int32), "labels": tf.TensorSpec([], tf.int32)}
+    >>> examples = tf.data.Dataset.from_generator(encoded, output_signature=spec)
     >>> ds = batch_examples(examples, batch_size=32, max_length=128, bucket_boundaries=[32, 64])
-    >>> # batches of input_ids shaped [<=32, 32], [<=32, 64] or [<=32, 128]; labels [<=32]
+    >>> sorted(batch["input_ids"].shape.as_list() for batch in ds)    # [<=32, 32], [<=32, 64] or [<=32, 128]
+    [[1, 64], [1, 128], [2, 32]]
 """
 
 import tensorflow as tf

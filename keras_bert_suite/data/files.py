@@ -6,8 +6,14 @@
 - `read_squad(path)`: SQuAD v1.1 / v2.0 JSON, flattened to one record per question.
 
 Example:
-    >>> cols = read_table("sst2/dev.tsv")            # {"sentence": [...], "label": ["1", "0", ...]}
-    >>> sents = read_conll("conll2003/valid.txt")   # {"tokens": [["EU", "rejects", ...], ...], "tags": [...]}
+    >>> with open("dev.tsv", "w") as f:
+    ...     _ = f.write("sentence\\tlabel\\na great film .\\t1\\na dull plot .\\t0\\n")
+    >>> read_table("dev.tsv")
+    {'sentence': ['a great film .', 'a dull plot .'], 'label': ['1', '0']}
+    >>> with open("valid.txt", "w") as f:
+    ...     _ = f.write("-DOCSTART- -X- -X- O\\n\\nEU NNP B-NP B-ORG\\nrejects VBZ B-VP O\\n\\nPeter NNP B-NP B-PER\\n")
+    >>> read_conll("valid.txt")
+    {'tokens': [['EU', 'rejects'], ['Peter']], 'tags': [['B-ORG', 'O'], ['B-PER']]}
 """
 
 import csv

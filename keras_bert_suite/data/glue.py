@@ -6,9 +6,17 @@ attention_mask, token_type_ids [batch, length] int32 and labels [batch] (int32; 
 such as STS-B). Rows without a label column give no `labels`.
 
 Example:
-    >>> ds = load_glue_file("sst2/train.tsv", tokenizer, task="sst2", batch_size=32, shuffle_buffer=10000)
-    >>> model = BertForSequenceClassification.from_pretrained(folder, num_labels=2)
-    >>> model.compile(optimizer="adam"); model.fit(ds)
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "dull", "film",
+    ...                                  "."])
+    >>> with open("train.tsv", "w") as f:        # GLUE's SST-2 columns
+    ...     _ = f.write("sentence\\tlabel\\na great film .\\t1\\na dull film .\\t0\\n")
+    >>> ds = load_glue_file("train.tsv", tokenizer, task="sst2", batch_size=32, shuffle_buffer=10000)
+    >>> batch = next(iter(ds))
+    >>> batch["input_ids"].shape, sorted(batch["labels"].numpy().tolist())
+    (TensorShape([2, 6]), [0, 1])
+    >>> model = BertForSequenceClassification.from_pretrained(folder, num_labels=2)  # doctest: +SKIP
+    >>> model.compile(optimizer="adam"); model.fit(ds)  # doctest: +SKIP
 """
 
 import dataclasses

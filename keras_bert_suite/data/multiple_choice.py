@@ -6,9 +6,17 @@ ending_i; PIQA: first = goal, second_i = sol_i). Elements: input_ids, attention_
 `BertForMultipleChoice` compiled without a loss.
 
 Example:
-    >>> ds = load_multiple_choice_file("swag/train.csv", tokenizer, batch_size=16)          # SWAG columns
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "she", "opens", "the", "door",
+    ...                                  "walks", "in", "sings", "."])
+    >>> with open("train.csv", "w") as f:        # SWAG columns
+    ...     _ = f.write("sent1,sent2,ending0,ending1,ending2,ending3,label\\n"
+    ...                 "she opens the door .,she,walks in .,sings .,opens in .,walks .,0\\n")
+    >>> ds = load_multiple_choice_file("train.csv", tokenizer, batch_size=16)
+    >>> next(iter(ds))["input_ids"].shape           # [batch, choices, length]
+    TensorShape([1, 4, 12])
     >>> ds = load_multiple_choice_file("piqa/valid.jsonl", tokenizer, preset="piqa",
-    ...                                labels_path="piqa/valid-labels.lst")
+    ...                                labels_path="piqa/valid-labels.lst")  # doctest: +SKIP
 """
 
 import tensorflow as tf

@@ -10,8 +10,14 @@ Elements: input_ids, attention_mask, token_type_ids, labels [batch, length] int3
 `return_word_ids=True`; drop it with `pipeline.model_inputs` before `fit`).
 
 Example:
-    >>> ds = load_conll_file("conll2003/train.txt", tokenizer, batch_size=32)
-    >>> model = BertForTokenClassification.from_pretrained(folder, num_labels=len(CONLL2003_LABELS))
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "eu", "rejects", "german"])
+    >>> with open("train.txt", "w") as f:        # CoNLL-2003 columns: word, POS, chunk, NER tag
+    ...     _ = f.write("EU NNP B-NP B-ORG\\nrejects VBZ B-VP O\\nGerman JJ B-NP B-MISC\\n")
+    >>> ds = load_conll_file("train.txt", tokenizer, batch_size=32)
+    >>> next(iter(ds))["labels"].numpy().tolist()      # [CLS] eu rejects german [SEP]
+    [[-100, 3, 0, 7, -100]]
+    >>> model = BertForTokenClassification.from_pretrained(folder, num_labels=len(CONLL2003_LABELS))  # doctest: +SKIP
 """
 
 import numpy as np

@@ -3,8 +3,14 @@ encoding in chunks (a batch of raw examples -> ragged features, one row per exam
 row).
 
 Example:
-    >>> tok = graph_tokenizer("path/to/model", max_length=128)
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> _ = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c"]).save_pretrained("model")
+    >>> tok = graph_tokenizer("model", max_length=128)          # a model or tokenizer folder
+    >>> type(tok).__name__
+    'TFBertTokenizer'
     >>> ds = encode_in_chunks(as_dataset({"text": ["a", "b c"]}), lambda ex: {"n": tf.strings.length(ex["text"])})
+    >>> [int(ex["n"]) for ex in ds]
+    [1, 3]
 """
 
 import weakref

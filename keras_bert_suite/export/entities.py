@@ -13,9 +13,20 @@ groups labelled "O" are dropped. A piece continues a word (`subword_flags`) when
 text it covers differ in length ("##ing" covers "ing"), except [UNK], as the pipeline decides for fast tokenizers.
 
 Example:
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "ada", "love", "##lace", "wrote"]
+    >>> texts = tf.constant(["Ada Lovelace wrote"])
+    >>> enc = {"input_ids": tf.constant([[2, 4, 5, 6, 7, 3]]),      # [CLS] ada love ##lace wrote [SEP]
+    ...        "offset_mapping": tf.constant([[[0, 0], [0, 3], [4, 8], [8, 12], [13, 18], [0, 0]]])}
+    >>> real = enc["input_ids"] > 3                                 # not [PAD], [UNK], [CLS] or [SEP]
+    >>> id2label = {0: "O", 1: "B-PER", 2: "I-PER"}
+    >>> probs = tf.constant([[[1.0, 0.0, 0.0], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.2, 0.1, 0.7],
+    ...                       [0.9, 0.05, 0.05], [1.0, 0.0, 0.0]]])
     >>> flags = subword_flags(enc["input_ids"], enc["offset_mapping"], vocab, "[UNK]")
+    >>> (flags & real).numpy().tolist()                               # "##lace" continues "love"
+    [[False, False, False, True, False, False]]
     >>> found = aggregate_entities(texts, probs, enc["offset_mapping"], real, flags, id2label, "simple")
-    >>> found["entity_text"], found["entity_label"], found["num_entities"]
+    >>> found["entity_text"].numpy(), found["entity_label"].numpy(), found["num_entities"].numpy()
+    (array([[b'Ada Lovelace']], dtype=object), array([[b'PER']], dtype=object), array([1]...))
 """
 
 import numpy as np

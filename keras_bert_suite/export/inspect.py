@@ -3,8 +3,8 @@
 Used by `kbs predict` and `kbs serve-check`; needs only TensorFlow and tensorflow-text.
 
 Example:
-    >>> fn, path = load_signature("savedmodels/sst2")            # latest version, serving_default
-    >>> run(fn, {"text": ["a fine film"]})["label"]
+    >>> loaded, path = load("savedmodels/sst2")            # the latest version  # doctest: +SKIP
+    >>> run(loaded.signatures["serving_default"], {"text": ["a fine film"]})["label"]  # doctest: +SKIP
 """
 
 import os

@@ -20,8 +20,15 @@ in few large calls, long rows keep chunks of `chunk_size`. The row counts a chun
 are `chunk_rows(L, ...)`, whatever the batch.
 
 Example:
+    >>> def run(ids, mask, types):      # a stand-in for the model: per-token logits [rows, length, 3]
+    ...     return {"logits": tf.one_hot(ids % 3, 3) * tf.cast(mask, tf.float32)[..., None]}
+    >>> ids = tf.constant([[2, 5, 6, 3] + [0] * 28] * 9 + [[2] + [7] * 30 + [3]])   # 9 short rows, 1 long
+    >>> mask, types = tf.cast(ids > 0, tf.int32), tf.zeros_like(ids)
     >>> out = run_by_length(run, ids, mask, types, chunk_size=8, multiple=16, token_keys=("logits",))
     >>> out["logits"].shape      # as run(ids, mask, types)["logits"]
+    TensorShape([10, 32, 3])
+    >>> bool(tf.reduce_all(out["logits"] == run(ids, mask, types)["logits"]))
+    True
 """
 
 import tensorflow as tf
@@ -123,7 +130,10 @@ def run_whole(run, input_ids, attention_mask, token_type_ids, *, token_keys=()):
         token_keys: outputs with a sequence axis (axis 1), cut back to `length`.
 
     Example:
-        >>> run_whole(run, ids[:0], mask[:0], types[:0])["logits"].shape     # (0, num_labels)
+        >>> run = lambda ids, mask, types: {"logits": tf.zeros([tf.shape(ids)[0], 2])}   # a stand-in classifier
+        >>> ids = tf.zeros([0, 16], tf.int32)
+        >>> run_whole(run, ids, ids, ids)["logits"].shape     # (0, num_labels)
+        TensorShape([0, 2])
     """
     inputs, full = _at_least_one_token([input_ids, attention_mask, token_type_ids])
     return _cut_tokens(run(*inputs), token_keys, full)

@@ -6,8 +6,8 @@ names separated by spaces. `tools/tf_serving_ops.py` dumps them from real instal
 
 Example:
     >>> ops = read("tensorflow-text", "2.20.0")
-    >>> ops["FastWordpieceTokenizeWithOffsets"]
-    frozenset({'support_detokenization', ...})
+    >>> "FastWordpieceTokenizeWithOffsets" in ops, ops["NormalizeUTF8"]
+    (True, frozenset({'normalization_form'}))
 """
 
 import functools

@@ -32,7 +32,13 @@ def best_spans(start_logits, end_logits, context_mask, example_ids, num_examples
         hold no context token (start = end = 0 then).
 
     Example:
+        >>> s = tf.constant([[0.0, 0.0, 4.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0, 3.0]])   # start logits, 2 windows
+        >>> e = tf.constant([[0.0, 0.0, 1.0, 4.0, 0.0], [0.0, 0.0, 0.0, 0.0, 3.0]])   # end logits
+        >>> feats = {"context_mask": tf.constant([[False, False, True, True, True]] * 2),
+        ...          "example_ids": tf.constant([0, 1])}                             # a window per example
         >>> feature, start, end, score = best_spans(s, e, feats["context_mask"], feats["example_ids"], 2)
+        >>> feature.numpy().tolist(), start.numpy().tolist(), end.numpy().tolist(), score.numpy().round(2)
+        ([0, 1], [2, 4], [3, 4], array([0.88, 0.77], dtype=float32))
     """
     p_start = _masked_softmax(start_logits, context_mask)
     p_end = _masked_softmax(end_logits, context_mask)
@@ -105,8 +111,16 @@ def answers(start_logits, end_logits, features, contexts, max_answer_tokens=30, 
     empty answer: "" with start = end = -1 and score 0; the other examples are unaffected.
 
     Example:
+        >>> contexts = tf.constant(["Ada Lovelace wrote it."])
+        >>> feats = {"example_ids": tf.constant([0]),   # one window: [CLS] who ? [SEP] ada love ##lace wrote it . [SEP]
+        ...          "context_mask": tf.constant([[False] * 4 + [True] * 6 + [False]]),
+        ...          "char_start": tf.constant([[-1] * 4 + [0, 4, 8, 13, 19, 21, -1]]),
+        ...          "char_end": tf.constant([[-1] * 4 + [3, 8, 12, 18, 21, 22, -1]])}
+        >>> out = {"start_logits": tf.constant([[0.0, 0, 0, 0, 6, 2, 0, 0, 0, 0, 0]]),
+        ...        "end_logits": tf.constant([[0.0, 0, 0, 0, 1, 2, 6, 0, 0, 0, 0]])}
         >>> found = answers(out["start_logits"], out["end_logits"], feats, contexts)
-        >>> found["answer"], found["start"], found["end"], found["score"]      # each [examples]
+        >>> found["answer"].numpy(), found["start"].numpy(), found["end"].numpy()      # each [examples]
+        (array([b'Ada Lovelace'], dtype=object), array([0]...), array([12]...))
     """
     feature, start, end, score = best_spans(start_logits, end_logits, features["context_mask"],
                                             features["example_ids"], tf.shape(contexts)[0], max_answer_tokens)

@@ -17,9 +17,20 @@ with fewer valid spans than it keeps gives the pipeline zero-score spans (end be
 are not answers here; real contexts of more than a few tokens never meet this.
 
 Example:
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "who", "?", "ada", "love", "##lace", "wrote", "it", "."]
+    >>> is_cont = tf.constant([token.startswith("##") for token in vocab])
+    >>> contexts = tf.constant(["Ada Lovelace wrote it."])
+    >>> feats = {"input_ids": tf.constant([[2, 4, 5, 3, 6, 7, 8, 9, 10, 11, 3]]),   # [CLS] who? [SEP] context [SEP]
+    ...          "example_ids": tf.constant([0]), "context_mask": tf.constant([[False] * 4 + [True] * 6 + [False]]),
+    ...          "char_start": tf.constant([[-1] * 4 + [0, 4, 8, 13, 19, 21, -1]]),
+    ...          "char_end": tf.constant([[-1] * 4 + [3, 8, 12, 18, 21, 22, -1]])}
+    >>> out = {"start_logits": tf.constant([[0.0, 0, 0, 0, 6, 2, 0, 0, 0, 0, 0]]),
+    ...        "end_logits": tf.constant([[0.0, 0, 0, 0, 1, 2, 6, 0, 0, 0, 0]])}
     >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont, top_k=3)
-    >>> found["answer"], found["start"], found["end"], found["score"]      # the best, each [examples]
-    >>> found["top_answers"], found["top_scores"], found["num_answers"]     # [examples, 3], [examples]
+    >>> found["answer"].numpy(), found["start"].numpy(), found["end"].numpy()    # the best, each [examples]
+    (array([b'Ada Lovelace'], dtype=object), array([0]...), array([12]...))
+    >>> found["top_answers"].numpy(), found["num_answers"].numpy()     # [examples, 3], [examples]
+    (array([[b'Ada Lovelace', b'Lovelace', b'Ada']], dtype=object), array([3]...))
 """
 
 import tensorflow as tf
@@ -68,8 +79,17 @@ def pipeline_answers(start_logits, end_logits, features, contexts, is_continuati
         [examples], the best (the padding for an example without an answer).
 
     Example:
-        >>> found = pipeline_answers(out["start_logits"], out["end_logits"], feats, contexts, is_cont, top_k=3)
-        >>> found["top_answers"], found["num_answers"]      # [examples, 3], [examples]
+        >>> is_cont = tf.constant([False] * 8 + [True] + [False] * 3)      # "##lace" (id 8) continues a word
+        >>> contexts = tf.constant(["Ada Lovelace wrote it."])
+        >>> feats = {"input_ids": tf.constant([[2, 4, 5, 3, 6, 7, 8, 9, 10, 11, 3]]),   # [CLS] who? [SEP] ...
+        ...          "example_ids": tf.constant([0]), "context_mask": tf.constant([[False] * 4 + [True] * 6 + [False]]),
+        ...          "char_start": tf.constant([[-1] * 4 + [0, 4, 8, 13, 19, 21, -1]]),
+        ...          "char_end": tf.constant([[-1] * 4 + [3, 8, 12, 18, 21, 22, -1]])}
+        >>> start_logits = tf.constant([[0.0, 0, 0, 0, 6, 2, 0, 0, 0, 0, 0]])
+        >>> end_logits = tf.constant([[0.0, 0, 0, 0, 1, 2, 6, 0, 0, 0, 0]])
+        >>> found = pipeline_answers(start_logits, end_logits, feats, contexts, is_cont, top_k=2)
+        >>> found["top_answers"].numpy(), found["top_scores"].numpy().round(2)      # [examples, 2]
+        (array([[b'Ada Lovelace', b'Lovelace']], dtype=object), array([[0.95, 0.02]], dtype=float32))
     """
     mask, example_ids = features["context_mask"], features["example_ids"]
     num_examples = tf.shape(contexts)[0]

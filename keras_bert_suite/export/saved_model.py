@@ -5,9 +5,14 @@ The write is atomic: the version folder is written under a temporary name beside
 a failed export leaves `export_dir` as it was. The SavedModel needs only TensorFlow and tensorflow-text ops.
 
 Example:
-    >>> path = export_saved_model(classifier, tokenizer, "savedmodels/sst2", max_length=128)
-    >>> served = tf.saved_model.load(path)
-    >>> served.signatures["serving_default"](text=tf.constant(["a fine film"]))["label"]
+    >>> import keras_bert_suite as kbs
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> tokenizer = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "fine", "film"])
+    >>> classifier = kbs.BertForSequenceClassification(kbs.BertConfig(
+    ...     vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37))
+    >>> path = export_saved_model(classifier, tokenizer, "savedmodels/sst2", max_length=128)  # doctest: +SKIP
+    >>> served = tf.saved_model.load(path)  # doctest: +SKIP
+    >>> served.signatures["serving_default"](text=tf.constant(["a fine film"]))["label"]  # doctest: +SKIP
 """
 
 import os

@@ -28,8 +28,10 @@ replays them when it loads the version (and reads at most `MAX_RECORDS`). `repla
 does, in Python. `xla_compilations` reads which shapes a process compiled from its log (`XLA_LOG_ENV`).
 
 Example:
-    >>> path = export_saved_model(model, tokenizer, "savedmodels/sst2", max_length=64)   # warmup=True
-    >>> [(name, len(inputs["text"])) for name, inputs, _ in replay_warmup(path)][:3]
+    >>> from keras_bert_suite.export.saved_model import export_saved_model
+    >>> # model and tokenizer: as in the example of keras_bert_suite.export.saved_model
+    >>> path = export_saved_model(model, tokenizer, "savedmodels/sst2", max_length=64)  # doctest: +SKIP
+    >>> [(name, len(inputs["text"])) for name, inputs, _ in replay_warmup(path)][:3]  # doctest: +SKIP
     [('serving_default', 0), ('serving_default', 127), ('serving_default', 127)]
 """
 

@@ -48,8 +48,14 @@ def qa_features(tokenizer, questions, contexts, max_length=384, doc_stride=128, 
         example_ids [features].
 
     Example:
+        >>> from keras_bert_suite.tokenizers import TFBertTokenizer
+        >>> tok = TFBertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "who", "?", "ada", "wrote", "it", "."])
         >>> feats = qa_features(tok, tf.constant(["who?"]), tf.constant(["Ada wrote it."]), max_length=64,
         ...                     doc_stride=16)
+        >>> feats["input_ids"].numpy().tolist()          # [CLS] who ? [SEP] ada wrote it . [SEP]
+        [[2, 5, 6, 3, 7, 8, 9, 10, 3]]
+        >>> feats["char_start"].numpy().tolist(), feats["example_ids"].numpy().tolist()
+        ([[-1, -1, -1, -1, 0, 4, 10, 12, -1]], [0])
     """
     q_ids, c_ids, c_start, c_end = _word_pieces(tokenizer, questions, contexts, max_question_tokens)
     q_len = tf.cast(q_ids.row_lengths(), tf.int32)

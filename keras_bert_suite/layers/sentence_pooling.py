@@ -9,7 +9,9 @@ Shapes: token_embeddings [batch, length, hidden], attention_mask [batch, length]
 [batch, len(modes) * hidden] float32. Padding on either side works for every mode.
 
 Example:
-    >>> pool_tokens(hidden, mask, ("cls", "mean")).shape      # hidden [2, 9, 384]
+    >>> hidden = tf.random.normal([2, 9, 384])                  # [batch, length, hidden]
+    >>> mask = tf.sequence_mask([9, 5], 9, dtype=tf.int32)       # the second row: 5 real tokens, then padding
+    >>> pool_tokens(hidden, mask, ("cls", "mean")).shape
     TensorShape([2, 768])
 """
 

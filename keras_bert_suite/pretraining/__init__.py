@@ -3,12 +3,17 @@
 Example:
     >>> from keras_bert_suite import BertConfig, BertForPreTraining, pretraining as pt
     >>> from keras_bert_suite.tokenizers import TFBertTokenizer
+    >>> from keras_bert_suite.tokenizers.vocab import save_vocab
+    >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran", "."],
+    ...                "vocab.txt")
     >>> vocab = pt.Vocabulary.from_file("vocab.txt")
     >>> make = lambda skip_batches: pt.pretraining_dataset(["corpus.txt"], TFBertTokenizer(vocab.tokens), vocab,
     ...                                                    batch_size=32, skip_batches=skip_batches)
-    >>> model = BertForPreTraining(BertConfig(vocab_size=vocab.size))
-    >>> pt.compile_for_pretraining(model, pt.create_optimizer(1e-4, total_steps=1000))
-    >>> pt.train(model, make, max_steps=1000, backup_dir="run/backup", checkpoint_every=100, log_dir="run/logs")
+    >>> model = BertForPreTraining(BertConfig(vocab_size=vocab.size, hidden_size=32, num_hidden_layers=2,
+    ...                                       num_attention_heads=4, intermediate_size=37))
+    >>> _ = pt.compile_for_pretraining(model, pt.create_optimizer(1e-4, total_steps=1000))
+    >>> pt.train(model, make, max_steps=1000, backup_dir="run/backup", checkpoint_every=100,
+    ...          log_dir="run/logs")  # doctest: +SKIP
 """
 
 from keras_bert_suite.pretraining.data import (

@@ -27,8 +27,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
         >>> schedule = WarmupLinearDecay(1e-4, warmup_steps=10, total_steps=100)
-        >>> float(schedule(5)), float(schedule(10)), float(schedule(100))
-        (5e-05, 0.0001, 0.0)
+        >>> [round(float(schedule(step)), 8) for step in (5, 10, 100)]
+        [5e-05, 0.0001, 0.0]
     """
 
     def __init__(self, learning_rate, warmup_steps, total_steps, end_learning_rate=0.0, name="WarmupLinearDecay"):

@@ -13,13 +13,19 @@ after a kill, it restores the backup, asks the data function for the stream from
 dropout randomness).
 
 Example:
+    >>> import keras_bert_suite as kbs
+    >>> from keras_bert_suite import distribute
+    >>> from keras_bert_suite.pretraining import create_optimizer, pretraining_dataset
+    >>> config = kbs.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    ...                         intermediate_size=37)
     >>> with distribute.strategy().scope():
-    ...     model = BertForPreTraining(config)
-    ...     compile_for_pretraining(model, create_optimizer(1e-4, total_steps=1000))
+    ...     model = kbs.BertForPreTraining(config)
+    ...     _ = compile_for_pretraining(model, create_optimizer(1e-4, total_steps=1000))
+    >>> # files, tokenizer, vocab: a corpus and its vocabulary, as in keras_bert_suite.pretraining.data
     >>> make = lambda skip_batches: pretraining_dataset(files, tokenizer, vocab, batch_size=32,
     ...                                                 skip_batches=skip_batches)
     >>> curve = train(model, make, max_steps=1000, backup_dir="run/backup", checkpoint_every=100,
-    ...               log_dir="run/logs")
+    ...               log_dir="run/logs")  # doctest: +SKIP
 """
 
 import contextlib

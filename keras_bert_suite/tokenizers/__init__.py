@@ -3,8 +3,9 @@
 
 Example:
     >>> from keras_bert_suite.tokenizers import BertTokenizer
-    >>> BertTokenizer.from_pretrained("path/to/model")("Hello!").input_ids
-    [101, 7592, 999, 102]
+    >>> _ = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "!"]).save_pretrained("model")
+    >>> BertTokenizer.from_pretrained("model")("Hello!").input_ids      # a folder or a Hub id
+    [2, 5, 6, 3]
 """
 
 from keras_bert_suite.tokenizers.fast import BertTokenizerFast

@@ -9,8 +9,14 @@ vocab.txt, and its `tokenizer.json` is the serialized KerasHub tokenizer (both r
 `tokenizers.keras_hub_assets`).
 
 Example:
-    >>> vocab = load_vocab("model/vocab.txt")          # {"[PAD]": 0, ...}
-    >>> settings = read_settings("model")               # {"do_lower_case": True, ...}
+    >>> from keras_bert_suite.tokenizers import BertTokenizer
+    >>> _ = BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"]).save_pretrained("model")
+    >>> vocab = load_vocab("model/vocab.txt")
+    >>> vocab["[PAD]"], vocab["hello"]
+    (0, 5)
+    >>> settings = read_settings("model")
+    >>> settings["do_lower_case"], settings["cls_token"]
+    (True, '[CLS]')
 """
 
 import collections
@@ -55,7 +61,8 @@ def read_tokens(path: str) -> list:
     LF one, as transformers' `BertTokenizer` and `BertTokenizerFast` read it.
 
     Example:
-        >>> read_tokens("model/vocab.txt")[:3]
+        >>> _ = save_vocab(["[PAD]", "[unused0]", "[unused1]", "[UNK]"], "vocab.txt")
+        >>> read_tokens("vocab.txt")[:3]
         ['[PAD]', '[unused0]', '[unused1]']
     """
     if not os.path.isfile(path):
@@ -74,6 +81,9 @@ def find_vocab_file(folder: str):
     assets/tokenizer/vocabulary.txt; None when there is neither.
 
     Example:
+        >>> os.makedirs("bert_preset/assets/tokenizer")       # a KerasHub preset's layout
+        >>> _ = save_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"],
+        ...                "bert_preset/assets/tokenizer/vocabulary.txt")
         >>> find_vocab_file("bert_preset")
         'bert_preset/assets/tokenizer/vocabulary.txt'
     """
@@ -103,7 +113,8 @@ def all_special_tokens(tokenizer) -> list:
     each once, in transformers' order; unset named tokens are left out.
 
     Example:
-        >>> all_special_tokens(BertTokenizer("vocab.txt"))
+        >>> from keras_bert_suite.tokenizers import BertTokenizer
+        >>> all_special_tokens(BertTokenizer(vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"]))
         ['[UNK]', '[SEP]', '[PAD]', '[CLS]', '[MASK]']
     """
     out = []
