@@ -17,7 +17,8 @@ import pytest
 import keras_bert_suite
 from keras_bert_suite.tokenizers import BertTokenizer, BertTokenizerFast
 
-#: public classes run alone as well: their modules' other examples need a checkpoint folder (see PENDING).
+#: public classes whose examples also run alone: BertTokenizerFast's module is in PENDING (its other examples
+#: trace slowly), BertTokenizer's module runs whole as well.
 CLASSES = (BertTokenizer, BertTokenizerFast)
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
