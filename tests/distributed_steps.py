@@ -1,8 +1,8 @@
 """Five SGD steps of a tiny classifier on one device, then under `DataParallel` and under `ModelParallel` with
 `bert_layout_map`, on 8 virtual CPU devices; and five steps of pretraining (`compile_for_pretraining`, masked
 tokens spread unevenly over the rows) on one device and under `DataParallel`. Prints {"single": [...],
-"data": [...], "model": [...], "sharded": bool, "pretraining_single": [...], "pretraining_data": [...]} as JSON. Run by tests/test_jax_distribution.py in its own process (the device count is fixed
-when JAX starts)."""
+"data": [...], "model": [...], "sharded": bool, "pretraining_single": [...], "pretraining_data": [...]} as JSON.
+Run by tests/test_jax_distribution.py in its own process (the device count is fixed when JAX starts)."""
 
 import json
 import os

@@ -331,7 +331,8 @@ def main(argv=None):
         return worker(impl, task, cache, int(requests), int(batch_requests), int(threads))
     tasks, impls = args.tasks.split(","), args.impls.split(",")
     if args.quick:
-        tasks, impls, args.requests, args.batch_requests = ["classification"], ["litert-int8", "torch+rust-tokenizer"], 5, 1
+        tasks, impls = ["classification"], ["litert-int8", "torch+rust-tokenizer"]
+        args.requests, args.batch_requests = 5, 1
     unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(impls) - set(IMPLS))
     if unknown:
         parser.error(f"unknown {unknown}; tasks: {TASKS}; paths: {IMPLS}")
