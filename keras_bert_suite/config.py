@@ -17,6 +17,7 @@ import json
 import os
 
 from keras_bert_suite.activations import ACTIVATIONS
+from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
 from keras_bert_suite.io import atomic_write_text
 
 CONFIG_NAME = "config.json"
@@ -200,8 +201,6 @@ class BertConfig:
             >>> BertConfig.from_pretrained("google-bert/bert-base-uncased", num_labels=3).num_labels  # doctest: +SKIP
             3
         """
-        from keras_bert_suite.hub import pop_hub_kwargs, resolve_pretrained
-
         path = resolve_pretrained(path, kind="config", **pop_hub_kwargs(overrides))
         file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.exists(file):
