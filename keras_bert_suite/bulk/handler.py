@@ -204,12 +204,12 @@ class RawTextModelHandler(ModelHandler):
     def load_model(self):
         """Import tensorflow-text (its ops), load the SavedModel and return its `LoadedSignature` (a LiteRT
         file: its `LoadedLiteRT`)."""
+        if self._model_dir.endswith(".tflite"):  # one interpreter; the spec would load a second one
+            return LoadedLiteRT(self._model_dir, self._signature)
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the ops of the in-graph tokenizer before loading)
 
         spec = self.spec()
-        if spec.path.endswith(".tflite"):
-            return LoadedLiteRT(spec.path, self._signature)
         loaded = tf.saved_model.load(spec.path)
         return LoadedSignature(loaded, loaded.signatures[self._signature], spec.inputs)
 

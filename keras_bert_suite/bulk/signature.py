@@ -73,9 +73,7 @@ def read_signature(model_dir, signature="serving_default"):
 def read_litert_signature(path, signature="serving_default"):
     """The `SignatureSpec` of a raw-text LiteRT file (`export_litert`): one signature, "serving_default", whose
     input `text` takes one string per row."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no LiteRT file at {path}")
-    interpreter = litert_interpreter(path)
+    interpreter = litert_interpreter(path)  # FileNotFoundError when there is no such file
     available = sorted(interpreter.get_signature_list())
     if signature not in available:
         raise ValueError(f"no signature {signature!r} in {path}; it has {available}")

@@ -200,14 +200,19 @@ def export_litert(model, tokenizer, path="savedmodels/model.tflite", *, task=Non
 
 def litert_interpreter(model, num_threads=None):
     """A tf.lite interpreter for an exported model (a path or the flatbuffer bytes), with tensorflow-text's
-    kernels registered; `.get_signature_runner()(text=np.array([...], dtype=object))` answers."""
+    kernels registered; `.get_signature_runner()(text=np.array([...], dtype=object))` answers. A path that is not
+    a file raises FileNotFoundError naming it."""
     import warnings
 
     import tensorflow_text as tf_text
     from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
-    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {
-        "model_path": os.fspath(model)}
+    if isinstance(model, (bytes, bytearray)):
+        source = {"model_content": bytes(model)}
+    elif os.path.isfile(model):
+        source = {"model_path": os.fspath(model)}
+    else:
+        raise FileNotFoundError(f"no LiteRT file at {os.fspath(model)}")
     with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
         warnings.simplefilter("ignore", UserWarning)
         return InterpreterWithCustomOps(custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
@@ -244,8 +249,6 @@ def predict_file(path, texts, num_threads=None):
         >>> predict_file("savedmodels/sst2.tflite", ["a fine film"])["label"]  # doctest: +SKIP
         ['positive']
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no LiteRT file at {path}")
     if not texts:
         raise ValueError("give at least one text to answer")
     answers = run_litert(litert_interpreter(path, num_threads=num_threads), list(texts))

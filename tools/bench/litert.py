@@ -103,7 +103,6 @@ def prepare(cache, tasks, impls, quick):
     for task in tasks:
         folder = os.path.join(cache, task)
         os.makedirs(folder, exist_ok=True)
-        model, tokenizer = None, None
         wanted = {impl: _artifact(cache, task, impl) for impl in _impls_of(task, tasks, impls)}
         if all(os.path.exists(path) for path in wanted.values()):
             continue
