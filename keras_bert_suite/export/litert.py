@@ -52,8 +52,8 @@ def _task(model, task):
 
 def _fill_mask(logits, input_ids, mask_id, vocab, k):
     """Top-k tokens at each [MASK], as the SavedModel's fill-mask gives them, in LiteRT builtins (no ragged ops):
-    the j-th mask of a row is found by its rank among the row's masks, and gathered with `batch_dims=1`."""
-    probs, ids = tf.math.top_k(tf.nn.softmax(logits, axis=-1), k=k)  # [batch, length, k]
+    the j-th mask of a row is found by its rank among the row's masks, its logits gathered with `batch_dims=1`,
+    and only those go through the softmax and top-k."""
     is_mask = tf.cast(tf.equal(input_ids, mask_id), tf.int32)
     num_masks = tf.reduce_sum(is_mask, axis=1)
     slots = tf.range(tf.reduce_max(num_masks))  # [max_masks]
@@ -63,11 +63,13 @@ def _fill_mask(logits, input_ids, mask_id, vocab, k):
                         tf.equal(tf.expand_dims(rank, 1), tf.reshape(slots, [1, -1, 1])))  # [batch, masks, length]
     position = tf.argmax(tf.cast(at, tf.int32), axis=-1, output_type=tf.int32)  # [batch, max_masks]
     valid = tf.expand_dims(tf.less(tf.expand_dims(slots, 0), tf.expand_dims(num_masks, 1)), -1)
-    token_ids = tf.where(valid, tf.gather(ids, position, batch_dims=1), -1)
+    masked = tf.gather(logits, position, batch_dims=1)  # [batch, max_masks, vocab]
+    probs, ids = tf.math.top_k(tf.nn.softmax(masked, axis=-1), k=k)  # [batch, max_masks, k]
+    token_ids = tf.where(valid, ids, -1)
     tokens = tf.gather(tf.constant(list(vocab) + [""]), tf.reshape(tf.where(token_ids < 0, len(vocab), token_ids),
                                                                     [-1]))  # LiteRT gathers strings in 1-D
     return {"tokens": tf.reshape(tokens, tf.shape(token_ids)), "token_ids": token_ids,
-            "scores": tf.where(valid, tf.gather(probs, position, batch_dims=1), 0.0),
+            "scores": tf.where(valid, probs, 0.0),
             "num_masks": num_masks}
 
 
